@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `npm install` hook: use a prebuilt addon when one matches this platform, else compile from source
+// with cmake-js (fetching ONNX Runtime's C headers first). `--force` always compiles.
+// node-gyp-build's own fallback would run node-gyp, which cannot build a CMake project.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ortIncludeDir } from './fetch-ort-headers.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const force = process.argv.includes('--force') || process.env.TENSORGATE_BUILD_FROM_SOURCE === '1';
+
+function prebuildPath() {
+  try {
+    return require('node-gyp-build').path(root);
+  } catch {
+    return null;
+  }
+}
+
+if (!force) {
+  const found = prebuildPath();
+  if (found) {
+    console.error(`tensorgate: using native addon ${found}`);
+    process.exit(0);
+  }
+}
+
+const extra = process.argv.slice(2).filter((a) => a.startsWith('--CD'));
+const args = [
+  require.resolve('cmake-js/bin/cmake-js'),
+  'compile',
+  '--directory',
+  root,
+  `--CDORT_INCLUDE_DIR=${ortIncludeDir()}`,
+  ...extra,
+];
+console.error('tensorgate: building the native addon from source (cmake-js)');
+const result = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+if (result.status !== 0) {
+  console.error('tensorgate: native build failed; see the compiler output above. A C++20 compiler and cmake >= 3.18 are needed.');
+  process.exit(result.status ?? 1);
+}
+if (!existsSync(join(root, 'build', 'Release', 'tensorgate.node'))) {
+  console.error('tensorgate: the build finished but build/Release/tensorgate.node is missing');
+  process.exit(1);
+}
