@@ -1,0 +1,120 @@
+// Module entry: per-thread setup (instance data, completion channel, teardown) and the exports.
+// The C++/JS boundary is deliberately small: init, loadModel, attachModel and NativeModel's methods.
+#include <napi.h>
+
+#include "engine/datatype.h"
+#include "engine/model_core.h"
+#include "engine/runtime.h"
+#include "engine/stats.h"
+#include "js/addon_data.h"
+#include "js/env_channel.h"
+#include "js/model_wrap.h"
+#include "ort/ort_library.h"
+
+namespace tg {
+
+Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message, int ort_code) {
+  AddonData* data = AddonData::Get(env);
+  napi_value ort = ort_code >= 0 ? Napi::String::New(env, OrtErrorCodeName(ort_code)) : env.Undefined();
+  if (data != nullptr && !data->error_factory.IsEmpty()) {
+    Napi::Value err = data->error_factory.Call({Napi::String::New(env, code), Napi::String::New(env, message), Napi::Value(env, ort)});
+    if (err.IsObject()) return Napi::Error(env, err);
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  if (ort_code >= 0) err.Set("ortCode", Napi::Value(env, ort));
+  return err;
+}
+
+namespace {
+
+// init({ library, intraOpThreads, interOpThreads, allowSpinning, logLevel, threadsExplicit, isMainThread })
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  RuntimeConfig config;
+  config.library_path = o.Get("library").ToString().Utf8Value();
+  auto get_int = [&](const char* k, int d) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : d; };
+  config.intra_op_threads = get_int("intraOpThreads", 0);
+  config.inter_op_threads = get_int("interOpThreads", 0);
+  config.log_level = get_int("logLevel", ORT_LOGGING_LEVEL_WARNING);
+  config.allow_spinning = o.Get("allowSpinning").ToBoolean().Value();
+  config.threads_explicit = o.Get("threadsExplicit").ToBoolean().Value();
+  AddonData::Get(env)->is_main_thread = o.Get("isMainThread").ToBoolean().Value();
+  std::shared_ptr<Runtime> runtime;
+  try {
+    runtime = Runtime::Acquire(config);
+  } catch (const Error& e) {
+    throw MakeError(env, ErrorCodeName(e.code()), e.what(), e.ort_code());
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ortVersion", runtime->ort_version());
+  result.Set("apiVersion", ORT_API_VERSION);
+  result.Set("library", runtime->config().library_path);
+  result.Set("intraOpThreads", runtime->config().intra_op_threads);
+  result.Set("interOpThreads", runtime->config().inter_op_threads);
+  return result;
+}
+
+Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
+  AddonData::Get(info.Env())->error_factory = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// Upper bounds (seconds) of the native latency histogram buckets, for the metrics layer.
+Napi::Value HistogramBounds(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env(), LatencyHistogram::kBuckets);
+  for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    a.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), LatencyHistogram::UpperBoundSeconds(i)));
+  }
+  return a;
+}
+
+void Teardown(AddonData* data, napi_env env) {
+  if (data->channel) data->channel->Close(env);
+  if (data->is_main_thread) {
+    // The process is ending: stop every model's threads before ORT's Env and statics go away.
+    for (auto& core : ModelCore::All()) core->Shutdown();
+    Runtime::ReleaseProcessReference();
+  }
+}
+
+Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  data->channel = std::make_shared<EnvChannel>(env);
+  Napi::Array strings = Napi::Array::New(env);
+  strings.Set(AddonData::kKeyDatatype, "datatype");
+  strings.Set(AddonData::kKeyShape, "shape");
+  strings.Set(AddonData::kKeyData, "data");
+  for (uint32_t t = 0; t < 17; ++t) {
+    const char* name = V2Name(static_cast<ONNXTensorElementDataType>(t));
+    strings.Set(AddonData::kTypeNames + t, name ? name : "UNKNOWN");
+  }
+  data->strings = Napi::Persistent(strings);
+  napi_add_env_cleanup_hook(
+      env, [](void* arg) {
+        auto* d = static_cast<AddonData*>(arg);
+        Teardown(d, d->env);
+      },
+      data);
+  data->env = env;
+
+  Napi::Function model = ModelWrap::Define(env);
+  data->model_constructor = Napi::Persistent(model);
+  exports.Set("NativeModel", model);
+  exports.Set("init", Napi::Function::New(env, Init, "init"));
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
+  exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
+  exports.Set("attachModel", Napi::Function::New(env, AttachModel, "attachModel"));
+  exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));
+  exports.Set("ortApiVersion", Napi::Number::New(env, ORT_API_VERSION));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tg
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) { return tg::InitModule(env, exports); }
+
+NODE_API_MODULE(tensorgate, Init)
