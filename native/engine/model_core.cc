@@ -297,6 +297,9 @@ void ModelCore::Complete(std::vector<Request*>& requests) {
   std::vector<SinkCount> more;
   int nsinks = 0;
   const int64_t n = static_cast<int64_t>(requests.size());
+  // Before delivery, so that a caller who sees its result also sees it counted as no longer pending.
+  // (Shutdown after the drain joins this thread, so finishing the deliveries below is still safe.)
+  ReleasePending(n);
   for (Request* r : requests) {
     const uint64_t took = static_cast<uint64_t>(std::max<int64_t>(0, now - r->enqueue_ns));
     if (r->status.ok) {
@@ -325,7 +328,6 @@ void ModelCore::Complete(std::vector<Request*>& requests) {
   }
   for (int i = 0; i < nsinks; ++i) sinks[i].sink->Flush(sinks[i].count);
   for (auto& s : more) s.sink->Flush(s.count);
-  ReleasePending(n);
 }
 
 void ModelCore::ReleasePending(int64_t n) {

@@ -208,65 +208,89 @@ namespace {
 
 void FreeOutputTensor(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<OutputTensor>*>(hint); }
 
-// The data array of one output: a copy when small, else a view of the shared batch tensor.
-napi_value OutputData(napi_env env, const RequestOutput& out, OutputTensor*& last_tensor, napi_value& last_buffer) {
-  napi_typedarray_type kind;
-  switch (out.type) {
+napi_typedarray_type ArrayKind(ONNXTensorElementDataType type) {
+  switch (type) {
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: kind = napi_uint8_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: kind = napi_int8_array; break;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return napi_uint8_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return napi_int8_array;
     case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: kind = napi_uint16_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: kind = napi_int16_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: kind = napi_uint32_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: kind = napi_int32_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: kind = napi_biguint64_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: kind = napi_bigint64_array; break;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: kind = napi_float32_array; break;
-    default: kind = napi_float64_array; break;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return napi_uint16_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return napi_int16_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return napi_uint32_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return napi_int32_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return napi_biguint64_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return napi_bigint64_array;
+    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return napi_float32_array;
+    default: return napi_float64_array;
   }
-  const size_t elem = ElementSize(out.type);
-  napi_value buffer;
-  size_t offset = 0;
-  if (out.bytes == 0 || out.bytes <= OutputCopyMaxBytes()) {
-    void* dst = nullptr;
-    napi_create_arraybuffer(env, out.bytes, &dst, &buffer);
-    if (out.bytes) std::memcpy(dst, out.tensor->data + out.offset, out.bytes);
-  } else {
-    // One external ArrayBuffer per batch tensor per drain; each request views its slice.
-    if (last_tensor != out.tensor.get()) {
-      auto* hold = new std::shared_ptr<OutputTensor>(out.tensor);
-      napi_status st = napi_create_external_arraybuffer(env, const_cast<uint8_t*>(out.tensor->data), out.tensor->bytes,
-                                                        FreeOutputTensor, hold, &last_buffer);
-      if (st != napi_ok) {
-        delete hold;
-        throw Napi::Error::New(env, "cannot create an external ArrayBuffer for an output");
-      }
-      last_tensor = out.tensor.get();
-    }
-    buffer = last_buffer;
-    offset = out.offset;
-  }
-  napi_value array;
-  napi_create_typedarray(env, kind, out.bytes / elem, buffer, offset, &array);
-  return array;
 }
+
+bool CopiedToSlab(const RequestOutput& out) {
+  return out.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING && out.bytes <= OutputCopyMaxBytes();
+}
+
+constexpr size_t kSlabAlign = 8;  // typed array views must be aligned to their element size
+size_t AlignUp(size_t n) { return (n + kSlabAlign - 1) & ~(kSlabAlign - 1); }
 
 }  // namespace
 
-Napi::Value BuildResult(Napi::Env env, const ModelInfo& info, Request& request) {
-  AddonData* data = AddonData::Get(env);
-  Napi::Array strings = data->strings.Value();
-  napi_value key_datatype = strings.Get(AddonData::kKeyDatatype);
-  napi_value key_shape = strings.Get(AddonData::kKeyShape);
-  napi_value key_data = strings.Get(AddonData::kKeyData);
-  Napi::Object result = Napi::Object::New(env);
-  OutputTensor* last_tensor = nullptr;
-  napi_value last_buffer = nullptr;
+ResultBuilder::ResultBuilder(Napi::Env env, const std::vector<JsRequest*>& requests) : env_(env) {
+  strings_ = AddonData::Get(env)->strings.Value();
+  key_datatype_ = strings_.Get(AddonData::kKeyDatatype);
+  key_shape_ = strings_.Get(AddonData::kKeyShape);
+  key_data_ = strings_.Get(AddonData::kKeyData);
+  size_t slab = 0;
+  for (const JsRequest* r : requests) {
+    if (!r->status.ok || r->settled) continue;
+    for (const RequestOutput& out : r->results) {
+      if (CopiedToSlab(out)) slab += AlignUp(out.bytes);
+    }
+  }
+  if (slab > 0) {
+    void* data = nullptr;
+    napi_create_arraybuffer(env, slab, &data, &slab_);
+    slab_data_ = static_cast<uint8_t*>(data);
+  }
+}
+
+napi_value ResultBuilder::Data(const RequestOutput& out) {
+  const size_t elem = ElementSize(out.type);
+  napi_value buffer;
+  size_t offset;
+  if (CopiedToSlab(out)) {
+    buffer = slab_;
+    offset = slab_used_;
+    if (out.bytes) std::memcpy(slab_data_ + offset, out.tensor->data + out.offset, out.bytes);
+    slab_used_ += AlignUp(out.bytes);
+    if (buffer == nullptr) napi_create_arraybuffer(env_, 0, nullptr, &buffer);
+  } else {
+    // One external ArrayBuffer per batch tensor per drain; each request views its slice.
+    if (last_tensor_ != out.tensor.get()) {
+      auto* hold = new std::shared_ptr<OutputTensor>(out.tensor);
+      if (napi_create_external_arraybuffer(env_, const_cast<uint8_t*>(out.tensor->data), out.tensor->bytes,
+                                           FreeOutputTensor, hold, &last_external_) != napi_ok) {
+        delete hold;
+        throw Napi::Error::New(env_, "cannot create an external ArrayBuffer for an output");
+      }
+      last_tensor_ = out.tensor.get();
+    }
+    buffer = last_external_;
+    offset = out.offset;
+  }
+  napi_value array;
+  napi_create_typedarray(env_, ArrayKind(out.type), out.bytes / elem, buffer, offset, &array);
+  return array;
+}
+
+Napi::Value ResultBuilder::Build(JsRequest& request) {
+  napi_env env = env_;
+  const ModelInfo& info = request.core->info();
+  napi_value result;
+  napi_create_object(env, &result);
   for (const RequestOutput& out : request.results) {
     napi_value tensor;
     napi_create_object(env, &tensor);
-    napi_set_property(env, tensor, key_datatype, strings.Get(AddonData::kTypeNames + out.type));
+    napi_set_property(env, tensor, key_datatype_, strings_.Get(AddonData::kTypeNames + out.type));
     napi_value shape;
     napi_create_array_with_length(env, out.shape.size(), &shape);
     for (size_t d = 0; d < out.shape.size(); ++d) {
@@ -274,21 +298,21 @@ Napi::Value BuildResult(Napi::Env env, const ModelInfo& info, Request& request) 
       napi_create_double(env, static_cast<double>(out.shape[d]), &dim);
       napi_set_element(env, shape, static_cast<uint32_t>(d), dim);
     }
-    napi_set_property(env, tensor, key_shape, shape);
+    napi_set_property(env, tensor, key_shape_, shape);
     napi_value values;
     if (out.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
       napi_create_array_with_length(env, out.strings.size(), &values);
       for (size_t e = 0; e < out.strings.size(); ++e) {
         napi_set_element(env, values, static_cast<uint32_t>(e),
-                         Napi::Buffer<char>::Copy(env, out.strings[e].data(), out.strings[e].size()));
+                         Napi::Buffer<char>::Copy(env_, out.strings[e].data(), out.strings[e].size()));
       }
     } else {
-      values = OutputData(env, out, last_tensor, last_buffer);
+      values = Data(out);
     }
-    napi_set_property(env, tensor, key_data, values);
-    result.Set(info.outputs[out.index].name, Napi::Value(env, tensor));
+    napi_set_property(env, tensor, key_data_, values);
+    napi_set_named_property(env, result, info.outputs[out.index].name.c_str(), tensor);
   }
-  return result;
+  return Napi::Value(env, result);
 }
 
 namespace {

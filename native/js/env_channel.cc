@@ -46,8 +46,15 @@ void EnvChannel::CallJs(napi_env env, napi_value, void* context, void*) {
 
 void EnvChannel::Drain(napi_env env) {
   // Clear the flag first: a Flush racing with this drain schedules another call rather than being lost.
-  scheduled_.store(false, std::memory_order_release);
-  while (Request* r = done_.Pop()) Settle(env, static_cast<JsRequest*>(r));
+  scheduled_.store(false, std::memory_order_seq_cst);
+  drained_.clear();
+  while (Request* r = done_.Pop()) drained_.push_back(static_cast<JsRequest*>(r));
+  if (drained_.empty()) return;
+  Napi::Env e(env);
+  Napi::HandleScope scope(e);
+  ResultBuilder results(e, drained_);
+  for (JsRequest* r : drained_) Settle(env, results, r);
+  drained_.clear();
 }
 
 JsRequest* EnvChannel::FindCancellable(uint64_t token) {
@@ -55,14 +62,13 @@ JsRequest* EnvChannel::FindCancellable(uint64_t token) {
   return it == cancellable_.end() ? nullptr : it->second;
 }
 
-void EnvChannel::Settle(napi_env env, JsRequest* request) {
+void EnvChannel::Settle(napi_env env, ResultBuilder& results, JsRequest* request) {
   Napi::Env e(env);
   if (!request->settled) {
     request->settled = true;
-    Napi::HandleScope scope(e);
     try {
       if (request->status.ok) {
-        napi_resolve_deferred(env, request->deferred, BuildResult(e, request->core->info(), *request));
+        napi_resolve_deferred(env, request->deferred, results.Build(*request));
       } else {
         const char* code = ErrorCodeName(request->status.code);
         napi_reject_deferred(env, request->deferred,

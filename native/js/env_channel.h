@@ -19,6 +19,8 @@
 
 namespace tg {
 
+class ResultBuilder;
+
 // A request submitted from JS: the engine's Request plus what only its JS thread may touch.
 struct JsRequest : Request {
   std::shared_ptr<ModelCore> core;  // keeps the model (and its runner threads) alive until settled
@@ -51,7 +53,7 @@ class EnvChannel : public CompletionSink {
  private:
   static void CallJs(napi_env env, napi_value, void* context, void*);
   void Drain(napi_env env);
-  void Settle(napi_env env, JsRequest* request);  // resolve/reject (unless already settled) and free
+  void Settle(napi_env env, ResultBuilder& results, JsRequest* request);  // resolve/reject (unless settled), free
 
   napi_threadsafe_function tsfn_ = nullptr;
   MpscQueue<Request> done_;
@@ -64,6 +66,7 @@ class EnvChannel : public CompletionSink {
   int64_t js_pending_ = 0;
   bool tsfn_referenced_ = false;
   std::unordered_map<uint64_t, JsRequest*> cancellable_;
+  std::vector<JsRequest*> drained_;
 };
 
 }  // namespace tg

@@ -1,0 +1,175 @@
+// The native addon's surface, typed. Loaded with node-gyp-build: build/Release when compiled here,
+// else the prebuild matching this platform in prebuilds/.
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DataType } from './datatype.js';
+import { TensorgateError, type ErrorCode } from './errors.js';
+
+export interface NativeTensorInfo {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+  dimNames: Array<string | null>;
+}
+
+export interface NativeProviderStatus {
+  name: string;
+  active: boolean;
+  reason?: string;
+}
+
+export interface NativeModelInfo {
+  id: number;
+  inputs: NativeTensorInfo[];
+  outputs: NativeTensorInfo[];
+  providers: NativeProviderStatus[];
+  producer: string;
+  graphName: string;
+  domain: string;
+  description: string;
+  modelVersion: number;
+  customMetadata: Record<string, string>;
+  maxBatchSize: number;
+}
+
+export interface DurationStat {
+  count: number;
+  ns: number;
+}
+
+export interface NativeBatchStat {
+  batchSize: number;
+  executions: number;
+  computeInput: DurationStat;
+  computeInfer: DurationStat;
+  computeOutput: DurationStat;
+}
+
+export interface NativeModelStats {
+  pending: number;
+  inferenceCount: number;
+  executionCount: number;
+  lastInferenceMs: number;
+  success: DurationStat;
+  fail: DurationStat;
+  failures: {
+    queueFull: number;
+    timeout: number;
+    cancelled: number;
+    unavailable: number;
+    invalid: number;
+    backend: number;
+  };
+  queue: DurationStat;
+  computeInput: DurationStat;
+  computeInfer: DurationStat;
+  computeOutput: DurationStat;
+  batches: NativeBatchStat[];
+  /** Counts per bucket; bucket bounds from histogramBounds(). */
+  histograms: { request: number[]; queue: number[]; compute: number[] };
+}
+
+export interface NativeOutputTensor {
+  datatype: DataType;
+  shape: number[];
+  data: ArrayBufferView | Buffer[];
+}
+
+export type NativeInputData = ArrayBufferView | ReadonlyArray<string | Uint8Array>;
+
+export interface NativeModel {
+  readonly id: number;
+  readonly accepting: boolean;
+  info(): NativeModelInfo;
+  submit(
+    datas: NativeInputData[],
+    shapes: ReadonlyArray<readonly number[]>,
+    outputs: Int32Array | null,
+    priority: number,
+    timeoutUs: number,
+    token: number,
+  ): Promise<Record<string, NativeOutputTensor>>;
+  cancel(token: number, error: Error): boolean;
+  stats(): NativeModelStats;
+  unload(): Promise<void>;
+}
+
+export interface NativeSessionOptions {
+  graphOptimizationLevel: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  memoryArena: boolean;
+  optimizedModelPath?: string;
+  providers: Array<{ name: string; options: Record<string, string> }>;
+  configEntries: Record<string, string>;
+}
+
+export interface NativeQueuePolicy {
+  maxQueueSize: number;
+  defaultTimeoutMicroseconds: number;
+  timeoutAction: 'REJECT' | 'DELAY';
+  allowTimeoutOverride: boolean;
+}
+
+export interface NativeBatchingOptions {
+  maxBatchSize: number;
+  dynamicBatching: boolean;
+  preferredBatchSize: number[];
+  maxQueueDelayMicroseconds: number;
+  priorityLevels: number;
+  defaultPriorityLevel: number;
+  defaultQueuePolicy: NativeQueuePolicy;
+  priorityQueuePolicy: Record<number, NativeQueuePolicy>;
+  instanceCount: number;
+  spinMicroseconds: number;
+}
+
+export interface NativeInitOptions {
+  library: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+  allowSpinning: boolean;
+  logLevel: number;
+  threadsExplicit: boolean;
+  isMainThread: boolean;
+}
+
+export interface NativeRuntimeInfo {
+  ortVersion: string;
+  apiVersion: number;
+  library: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+export interface NativeBinding {
+  init(options: NativeInitOptions): NativeRuntimeInfo;
+  setErrorFactory(factory: (code: ErrorCode, message: string, ortCode?: string) => Error): void;
+  loadModel(source: string | Uint8Array, session: NativeSessionOptions, batching: NativeBatchingOptions): Promise<NativeModel>;
+  attachModel(id: number): NativeModel;
+  histogramBounds(): number[];
+  readonly ortApiVersion: number;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let binding: NativeBinding | undefined;
+
+export function nativeBinding(): NativeBinding {
+  if (binding) return binding;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+  let loaded: NativeBinding;
+  try {
+    loaded = load(packageRoot);
+  } catch (err) {
+    throw new TensorgateError(
+      'INTERNAL',
+      `cannot load the tensorgate native addon from ${packageRoot}: ${(err as Error).message}. ` +
+        'Run `npm run build:native` to compile it.',
+    );
+  }
+  loaded.setErrorFactory((code, message, ortCode) => new TensorgateError(code, message, ortCode));
+  binding = loaded;
+  return loaded;
+}

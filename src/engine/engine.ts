@@ -1,0 +1,80 @@
+// The entry point: one Engine per process (and per worker_thread, sharing the same ONNX Runtime
+// environment and thread pools underneath). Loads models off the event loop.
+import { isMainThread } from 'node:worker_threads';
+import { nativeBinding, type NativeRuntimeInfo } from './binding.js';
+import { Model } from './model.js';
+import { resolveOrtLibrary } from './ort-library.js';
+import {
+  engineOptionsSchema,
+  loadOptionsSchema,
+  ORT_LOG_LEVEL,
+  parseOptions,
+  toNativeBatching,
+  toNativeSession,
+  type EngineLogger,
+  type EngineOptions,
+  type LoadOptions,
+} from './options.js';
+
+export interface RuntimeInfo {
+  /** ONNX Runtime's version string (e.g. 1.30.0). */
+  ortVersion: string;
+  /** The C API version requested (that of the headers tensorgate was built with). */
+  apiVersion: number;
+  /** The libonnxruntime that was loaded. */
+  library: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+const consoleLogger: EngineLogger = {
+  warn: (fields, message) => console.warn(`tensorgate: ${message}`, fields),
+};
+
+export class Engine {
+  readonly runtime: RuntimeInfo;
+  readonly #logger: EngineLogger;
+
+  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger) {
+    this.runtime = runtime;
+    this.#logger = logger;
+  }
+
+  /** Loads ONNX Runtime (once per process) and returns an engine bound to this thread. */
+  static create(options: EngineOptions = {}): Engine {
+    const { logger, ...rest } = options;
+    const o = parseOptions(engineOptionsSchema, rest, 'engine options');
+    const threadsExplicit = o.intraOpThreads !== undefined || o.interOpThreads !== undefined || o.allowSpinning !== undefined;
+    const info = nativeBinding().init({
+      library: resolveOrtLibrary(o.ortLibrary),
+      intraOpThreads: o.intraOpThreads ?? 0,
+      interOpThreads: o.interOpThreads ?? 0,
+      allowSpinning: o.allowSpinning ?? false,
+      logLevel: ORT_LOG_LEVEL[o.ortLogLevel ?? 'error'],
+      threadsExplicit,
+      isMainThread,
+    });
+    return new Engine(info, logger ?? consoleLogger);
+  }
+
+  /** Loads a model from a file path or ONNX bytes. Session creation runs off the event loop. */
+  async load(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
+    const o = parseOptions(loadOptionsSchema, options, 'load options');
+    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o));
+    const model = new Model(native);
+    for (const p of model.metadata.providers) {
+      if (!p.active) {
+        this.#logger.warn(
+          { provider: p.name, reason: p.reason, model: typeof source === 'string' ? source : '<bytes>' },
+          `execution provider '${p.name}' skipped`,
+        );
+      }
+    }
+    return model;
+  }
+
+  /** The model with this handle, loaded by any thread of this process (see Model.handle). */
+  attach(handle: number): Model {
+    return new Model(nativeBinding().attachModel(handle));
+  }
+}

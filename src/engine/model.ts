@@ -1,0 +1,156 @@
+// A loaded model: metadata, inference and statistics. Each infer() is validated and handed to the
+// native scheduler on this thread; ORT runs on the model's runner threads, never on the event loop.
+import type { NativeModel, NativeModelStats, NativeProviderStatus } from './binding.js';
+import type { DataType } from './datatype.js';
+import { TensorgateError } from './errors.js';
+import type { InferInputs, InferOutputs, TensorMetadata } from './tensor.js';
+
+export interface InferOptions {
+  /** Outputs to return (default: all). */
+  outputs?: readonly string[];
+  /** Abort: a queued request is dropped without running; the promise rejects with ABORTED. */
+  signal?: AbortSignal;
+  /** Queue timeout in milliseconds (Triton semantics: the time allowed before it is scheduled). */
+  timeoutMs?: number;
+  /** Queue timeout in microseconds (as the v2 protocol's `timeout` parameter). */
+  timeoutUs?: number;
+  /** Priority level, 1 = highest; 0 = the model's default. */
+  priority?: number;
+}
+
+export interface ModelMetadata {
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+  /** Requested execution providers, in order, with why any was skipped. */
+  providers: NativeProviderStatus[];
+  maxBatchSize: number;
+  producer: string;
+  graphName: string;
+  domain: string;
+  description: string;
+  customMetadata: Record<string, string>;
+}
+
+export type ModelStats = NativeModelStats;
+
+let nextToken = 1;
+
+export class Model {
+  readonly metadata: ModelMetadata;
+  readonly #native: NativeModel;
+  readonly #inputIndex: Map<string, number>;
+  readonly #outputIndex: Map<string, number>;
+  readonly #inputTypes: DataType[];
+  readonly #inputNames: string[];
+
+  /** @internal Use Engine.load() or Engine.attach(). */
+  constructor(native: NativeModel) {
+    this.#native = native;
+    const info = native.info();
+    this.metadata = {
+      inputs: info.inputs,
+      outputs: info.outputs,
+      providers: info.providers,
+      maxBatchSize: info.maxBatchSize,
+      producer: info.producer,
+      graphName: info.graphName,
+      domain: info.domain,
+      description: info.description,
+      customMetadata: info.customMetadata,
+    };
+    this.#inputNames = info.inputs.map((t) => t.name);
+    this.#inputTypes = info.inputs.map((t) => t.datatype);
+    this.#inputIndex = new Map(this.#inputNames.map((n, i) => [n, i]));
+    this.#outputIndex = new Map(info.outputs.map((t, i) => [t.name, i]));
+  }
+
+  /** Process-wide id: pass it to a worker_thread and call engine.attach(handle) there to share this model. */
+  get handle(): number {
+    return this.#native.id;
+  }
+
+  /** False once unload() has begun. */
+  get accepting(): boolean {
+    return this.#native.accepting;
+  }
+
+  infer(inputs: InferInputs, options: InferOptions = {}): Promise<InferOutputs> {
+    try {
+      return this.#submit(inputs, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #submit(inputs: InferInputs, options: InferOptions): Promise<InferOutputs> {
+    const names = this.#inputNames;
+    const datas = new Array(names.length);
+    const shapes = new Array(names.length);
+    let given = 0;
+    for (const name in inputs) {
+      const index = this.#inputIndex.get(name);
+      if (index === undefined) {
+        throw new TensorgateError('INVALID_ARGUMENT', `unknown input '${name}' (model inputs: ${names.join(', ')})`);
+      }
+      const tensor = inputs[name]!;
+      const expected = this.#inputTypes[index];
+      if (tensor.datatype !== undefined && tensor.datatype !== expected) {
+        throw new TensorgateError('INVALID_ARGUMENT', `input '${name}': expected datatype ${expected}, got ${tensor.datatype}`);
+      }
+      datas[index] = tensor.data;
+      shapes[index] = tensor.shape;
+      ++given;
+    }
+    if (given !== names.length) {
+      const missing = names.filter((n) => !(n in inputs));
+      throw new TensorgateError('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} '${missing.join("', '")}'`);
+    }
+    const outputs = options.outputs ? this.#outputIndices(options.outputs) : null;
+    const timeoutUs = options.timeoutUs ?? (options.timeoutMs !== undefined ? options.timeoutMs * 1000 : 0);
+    const signal = options.signal;
+    if (!signal) {
+      return this.#native.submit(datas, shapes, outputs, options.priority ?? 0, timeoutUs, 0) as Promise<InferOutputs>;
+    }
+    if (signal.aborted) throw abortError(signal);
+    const token = nextToken++;
+    const onAbort = (): void => {
+      this.#native.cancel(token, abortError(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = (): void => signal.removeEventListener('abort', onAbort);
+    const promise = this.#native.submit(datas, shapes, outputs, options.priority ?? 0, timeoutUs, token) as Promise<InferOutputs>;
+    promise.then(done, done);
+    return promise;
+  }
+
+  #outputIndices(names: readonly string[]): Int32Array {
+    const indices = new Int32Array(names.length);
+    names.forEach((name, i) => {
+      const index = this.#outputIndex.get(name);
+      if (index === undefined) {
+        const known = [...this.#outputIndex.keys()].join(', ');
+        throw new TensorgateError('INVALID_ARGUMENT', `unknown output '${name}' (model outputs: ${known})`);
+      }
+      indices[i] = index;
+    });
+    return indices.sort().filter((v, i, a) => i === 0 || a[i - 1] !== v);
+  }
+
+  /** Cumulative counters, read from the native scheduler (cheap: no per-request JS work). */
+  stats(): ModelStats {
+    return this.#native.stats();
+  }
+
+  /**
+   * Stops accepting requests, completes every accepted one, then frees the session. Affects every
+   * thread that shares this model.
+   */
+  unload(): Promise<void> {
+    return this.#native.unload();
+  }
+}
+
+function abortError(signal: AbortSignal): TensorgateError {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  return new TensorgateError('ABORTED', `inference aborted${reason}`);
+}
