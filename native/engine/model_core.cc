@@ -158,12 +158,15 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
       std::vector<int64_t> shape = head.inputs[i].shape;
       if (batched && !single) shape[0] = total_rows;
       if (type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
-        std::vector<const char*> strings;
-        for (Request* r : batch) {
-          for (const auto& s : r->inputs[i].strings) strings.push_back(s.c_str());
-        }
+        // Element by element with explicit lengths: BYTES may hold NULs (FillStringTensor stops at them).
         Ort::Value v = Ort::Value::CreateTensor(allocator, shape.data(), shape.size(), type);
-        if (!strings.empty()) v.FillStringTensor(strings.data(), strings.size());
+        size_t e = 0;
+        for (Request* r : batch) {
+          for (const auto& s : r->inputs[i].strings) {
+            char* dst = v.GetResizedStringTensorElementBuffer(e++, s.size());
+            if (!s.empty()) std::memcpy(dst, s.data(), s.size());
+          }
+        }
         inputs.push_back(std::move(v));
         continue;
       }
