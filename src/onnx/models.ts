@@ -345,3 +345,27 @@ function signedPermutation(n: number, rng: () => number): Float32Array {
   perm.forEach((col, row) => (w[row * n + col] = rng() < 0.5 ? -1 : 1));
   return w;
 }
+
+/**
+ * A batchable slow model for scheduling tests: y = x + 0·f(x), where f runs the same MatMul chain as
+ * slowModel on Expand(ReduceSum(x over the batch)). So y equals x exactly (for finite x), every run
+ * costs about `ms` whatever the batch size, and ORT cannot fold the slow branch away (it depends on x).
+ * x and y are FP32 ['batch', size].
+ */
+export function slowBatchModel(options: SlowModelOptions = {}): Uint8Array {
+  const { ms = 20, size = 256 } = options;
+  const perLayer = SLOW_MODEL_MS_PER_LAYER * (size / 512) ** 3;
+  const layers = Math.max(1, Math.round(ms / perLayer));
+  const g = new GraphBuilder();
+  g.input('x', F, ['batch', size]);
+  const w = g.initializer('w', F, [size, size], signedPermutation(size, mulberry32(5)));
+  const square = g.initializer('expand_shape', ElemType.INT64, [2], [size, size]);
+  const zero = g.initializer('zero', F, [], [0]);
+  const sum = g.op('ReduceSum', ['x', g.initializer('axes', ElemType.INT64, [1], [0])], { keepdims: attr.int(1) });
+  let h = g.op('Expand', [sum, square]);
+  for (let i = 0; i < layers; i++) h = g.op('MatMul', [h, w]);
+  const mean = g.op('ReduceMean', [h], { keepdims: attr.int(0) });
+  g.node('Add', ['x', g.op('Mul', [mean, zero])], ['y']);
+  g.output('y', F, ['batch', size]);
+  return g.build();
+}
