@@ -29,7 +29,12 @@ if (!force) {
   }
 }
 
-const extra = process.argv.slice(2).filter((a) => a.startsWith('--CD'));
+// Extra cmake-js arguments: --CD<var>=<value> definitions, and --out <dir> for a separate build tree
+// (the sanitizer builds use build-asan/).
+const argv = process.argv.slice(2);
+const extra = argv.filter((a) => a.startsWith('--CD'));
+const outIndex = argv.indexOf('--out');
+if (outIndex >= 0) extra.push('--out', argv[outIndex + 1]);
 const args = [
   require.resolve('cmake-js/bin/cmake-js'),
   'compile',
@@ -44,7 +49,8 @@ if (result.status !== 0) {
   console.error('tensorgate: native build failed; see the compiler output above. A C++20 compiler and cmake >= 3.18 are needed.');
   process.exit(result.status ?? 1);
 }
-if (!existsSync(join(root, 'build', 'Release', 'tensorgate.node'))) {
-  console.error('tensorgate: the build finished but build/Release/tensorgate.node is missing');
+const built = join(outIndex >= 0 ? resolve(root, argv[outIndex + 1]) : join(root, 'build'), 'Release', 'tensorgate.node');
+if (!existsSync(built)) {
+  console.error(`tensorgate: the build finished but ${built} is missing`);
   process.exit(1);
 }

@@ -41,6 +41,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   config.allow_spinning = o.Get("allowSpinning").ToBoolean().Value();
   config.threads_explicit = o.Get("threadsExplicit").ToBoolean().Value();
   AddonData::Get(env)->is_main_thread = o.Get("isMainThread").ToBoolean().Value();
+  Napi::Value spin = o.Get("eventLoopSpinMicroseconds");
+  if (spin.IsNumber()) AddonData::Get(env)->channel->SetLoopSpin(spin.As<Napi::Number>().Uint32Value());
   std::shared_ptr<Runtime> runtime;
   try {
     runtime = Runtime::Acquire(config);
@@ -58,6 +60,12 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
   AddonData::Get(info.Env())->error_factory = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// setCompletionHandler(fn(descriptor, count, buffers, errors?, bytes?)): called once per drain.
+Napi::Value SetCompletionHandler(const Napi::CallbackInfo& info) {
+  AddonData::Get(info.Env())->channel->SetHandler(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 
@@ -83,15 +91,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   data->channel = std::make_shared<EnvChannel>(env);
-  Napi::Array strings = Napi::Array::New(env);
-  strings.Set(AddonData::kKeyDatatype, "datatype");
-  strings.Set(AddonData::kKeyShape, "shape");
-  strings.Set(AddonData::kKeyData, "data");
-  for (uint32_t t = 0; t < 17; ++t) {
-    const char* name = V2Name(static_cast<ONNXTensorElementDataType>(t));
-    strings.Set(AddonData::kTypeNames + t, name ? name : "UNKNOWN");
-  }
-  data->strings = Napi::Persistent(strings);
+
   napi_add_env_cleanup_hook(
       env, [](void* arg) {
         auto* d = static_cast<AddonData*>(arg);
@@ -105,6 +105,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", model);
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
+  exports.Set("setCompletionHandler", Napi::Function::New(env, SetCompletionHandler, "setCompletionHandler"));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
   exports.Set("attachModel", Napi::Function::New(env, AttachModel, "attachModel"));
   exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));

@@ -16,10 +16,6 @@ struct AddonData {
   std::shared_ptr<EnvChannel> channel;
   bool is_main_thread = false;
   napi_env env = nullptr;
-  // Property keys and datatype names, created once per env. Node-API 8 cannot reference primitive
-  // values, so they live in a referenced array: [datatype, shape, data, <name of element type 0..16>].
-  Napi::Reference<Napi::Array> strings;
-  static constexpr uint32_t kKeyDatatype = 0, kKeyShape = 1, kKeyData = 2, kTypeNames = 3;
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

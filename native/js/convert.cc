@@ -79,23 +79,16 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   throw MakeError(env, "INVALID_ARGUMENT", message);
 }
 
-std::vector<int64_t> ReadShape(Napi::Env env, const TensorInfo& t, Napi::Value value) {
-  if (!value.IsArray()) Invalid(env, "input '" + t.name + "': shape must be an array of non-negative integers");
-  Napi::Array arr = value.As<Napi::Array>();
-  const uint32_t rank = arr.Length();
-  std::vector<int64_t> shape(rank);
-  for (uint32_t d = 0; d < rank; ++d) {
-    Napi::Value v = arr.Get(d);
-    const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+std::vector<int64_t> ReadShape(Napi::Env env, const TensorInfo& t, const double* dims) {
+  // The rank was checked by the TypeScript layer; dims come through the model's shape mailbox.
+  std::vector<int64_t> shape(t.shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const double x = dims[d];
     if (!(x >= 0) || x != std::floor(x) || x > 9.007199254740991e15) {
       Invalid(env, "input '" + t.name + "': shape must be an array of non-negative integers, got " +
-                       v.ToString().Utf8Value() + " at dim " + std::to_string(d));
+                       Napi::Number::New(env, x).ToString().Utf8Value() + " at dim " + std::to_string(d));
     }
     shape[d] = static_cast<int64_t>(x);
-  }
-  if (shape.size() != t.shape.size()) {
-    Invalid(env, "input '" + t.name + "': expected rank " + std::to_string(t.shape.size()) + " (shape " +
-                     ShapeString(t.shape) + "), got rank " + std::to_string(shape.size()) + " (shape " + ShapeString(shape) + ")");
   }
   for (size_t d = 0; d < shape.size(); ++d) {
     if (t.shape[d] >= 0 && t.shape[d] != shape[d]) {
@@ -115,7 +108,8 @@ uint64_t ElementsOf(const std::vector<int64_t>& shape) {
 void ReadStrings(Napi::Env env, const TensorInfo& t, Napi::Value value, InputData& in) {
   if (!value.IsArray()) {
     Invalid(env, "input '" + t.name + "': expected datatype BYTES (an array of strings or Uint8Arrays), got " +
-                     (value.IsTypedArray() ? KindName(value.As<Napi::TypedArray>().TypedArrayType()) : value.Type() == napi_object ? "an object" : "a non-array"));
+                     (value.IsTypedArray() ? std::string("a ") + KindName(value.As<Napi::TypedArray>().TypedArrayType())
+                                           : std::string("a value that is not an array")));
   }
   Napi::Array arr = value.As<Napi::Array>();
   const uint32_t n = arr.Length();
@@ -143,18 +137,18 @@ size_t OutputCopyMaxBytes() {
   return value;
 }
 
-void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_batch_size, Napi::Array datas,
-                Napi::Array shapes, JsRequest& request) {
+void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_batch_size, const double* dims,
+                const napi_value* datas, Request& request) {
   const size_t n = info.inputs.size();
   request.inputs.resize(n);
-  request.keep_alive.reserve(n);
   int64_t rows = -1;
   for (size_t i = 0; i < n; ++i) {
     const TensorInfo& t = info.inputs[i];
     InputData& in = request.inputs[i];
-    in.shape = ReadShape(env, t, shapes.Get(static_cast<uint32_t>(i)));
+    in.shape = ReadShape(env, t, dims);
+    dims += t.shape.size();
     const uint64_t expected = ElementsOf(in.shape);
-    Napi::Value value = datas.Get(static_cast<uint32_t>(i));
+    Napi::Value value(env, datas[i]);
     if (t.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
       ReadStrings(env, t, value, in);
       if (in.strings.size() != expected) {
@@ -167,7 +161,7 @@ void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_
       void* data = nullptr;
       napi_value buffer;
       size_t offset = 0;
-      if (!value.IsTypedArray() || napi_get_typedarray_info(env, value, &kind, &length, &data, &buffer, &offset) != napi_ok) {
+      if (napi_get_typedarray_info(env, datas[i], &kind, &length, &data, &buffer, &offset) != napi_ok) {
         Invalid(env, "input '" + t.name + "': expected datatype " + DescribeType(t.type) + " as a " + CarrierName(t.type) +
                          ", got " + (value.IsArray() ? "a plain array" : "a value that is not a typed array"));
       }
@@ -179,11 +173,8 @@ void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_
         Invalid(env, "input '" + t.name + "': shape " + ShapeString(in.shape) + " has " + std::to_string(expected) +
                          " elements but data has " + std::to_string(length));
       }
-      in.data = data;
+      in.data = data;  // kept alive by the JS slot table until the request completes
       in.bytes = length * ElementSize(t.type);
-      napi_ref ref;
-      napi_create_reference(env, value, 1, &ref);
-      request.keep_alive.push_back(ref);
     }
     if (batched) {
       const int64_t r = in.shape.empty() ? 0 : in.shape[0];
@@ -234,85 +225,106 @@ size_t AlignUp(size_t n) { return (n + kSlabAlign - 1) & ~(kSlabAlign - 1); }
 
 }  // namespace
 
-ResultBuilder::ResultBuilder(Napi::Env env, const std::vector<JsRequest*>& requests) : env_(env) {
-  strings_ = AddonData::Get(env)->strings.Value();
-  key_datatype_ = strings_.Get(AddonData::kKeyDatatype);
-  key_shape_ = strings_.Get(AddonData::kKeyShape);
-  key_data_ = strings_.Get(AddonData::kKeyData);
-  size_t slab = 0;
+// Descriptor layout, per request: slot, status (0 ok, k > 0: errors[k-1]), output count; then per
+// output: output index, element type, buffer (b >= 0: buffers[b]; b < 0: bytes[-b-1]), byte offset,
+// element count, rank, dims. Read by deliver() in src/engine/completions.ts.
+CompletionWriter::CompletionWriter(Napi::Env env, const std::vector<JsRequest*>& requests) : env_(env) {
+  size_t words = 0, slab = 0;
   for (const JsRequest* r : requests) {
-    if (!r->status.ok || r->settled) continue;
+    words += 3;
     for (const RequestOutput& out : r->results) {
+      words += 6 + out.shape.size();
       if (CopiedToSlab(out)) slab += AlignUp(out.bytes);
     }
   }
+  void* desc_data = nullptr;
+  napi_value desc_buffer;
+  napi_create_arraybuffer(env, words * sizeof(double), &desc_data, &desc_buffer);
+  napi_create_typedarray(env, napi_float64_array, words, desc_buffer, 0, &descriptor_);
+  double* d = static_cast<double*>(desc_data);
+  napi_create_array(env, &buffers_);
+  uint32_t nbuffers = 0;
+  uint8_t* slab_data = nullptr;
+  size_t slab_used = 0;
   if (slab > 0) {
-    void* data = nullptr;
-    napi_create_arraybuffer(env, slab, &data, &slab_);
-    slab_data_ = static_cast<uint8_t*>(data);
+    napi_value slab_buffer;
+    void* p = nullptr;
+    napi_create_arraybuffer(env, slab, &p, &slab_buffer);
+    slab_data = static_cast<uint8_t*>(p);
+    napi_set_element(env, buffers_, nbuffers++, slab_buffer);
   }
+  const OutputTensor* last_tensor = nullptr;
+  uint32_t last_index = 0;
+  uint32_t nerrors = 0, nbytes = 0;
+  for (JsRequest* r : requests) {
+    *d++ = r->slot;
+    if (!r->status.ok) {
+      if (errors_ == nullptr) napi_create_array(env, &errors_);
+      napi_set_element(env, errors_, nerrors++,
+                       MakeError(env, ErrorCodeName(r->status.code), r->status.message, r->status.ort_code).Value());
+      *d++ = nerrors;
+      *d++ = 0;
+      continue;
+    }
+    *d++ = 0;
+    *d++ = static_cast<double>(r->results.size());
+    for (const RequestOutput& out : r->results) {
+      *d++ = out.index;
+      *d++ = out.type;
+      if (out.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
+        if (bytes_ == nullptr) napi_create_array(env, &bytes_);
+        napi_value list;
+        napi_create_array_with_length(env, out.strings.size(), &list);
+        for (size_t e = 0; e < out.strings.size(); ++e) {
+          napi_set_element(env, list, static_cast<uint32_t>(e),
+                           Napi::Buffer<char>::Copy(env, out.strings[e].data(), out.strings[e].size()));
+        }
+        napi_set_element(env, bytes_, nbytes++, list);
+        *d++ = -static_cast<double>(nbytes);
+        *d++ = 0;
+        *d++ = static_cast<double>(out.strings.size());
+      } else if (CopiedToSlab(out)) {
+        if (out.bytes) std::memcpy(slab_data + slab_used, out.tensor->data + out.offset, out.bytes);
+        *d++ = 0;
+        *d++ = static_cast<double>(slab_used);
+        *d++ = static_cast<double>(out.bytes / ElementSize(out.type));
+        slab_used += AlignUp(out.bytes);
+      } else {
+        // One external ArrayBuffer per batch tensor per drain; each request views its slice.
+        if (last_tensor != out.tensor.get()) {
+          auto* hold = new std::shared_ptr<OutputTensor>(out.tensor);
+          napi_value external;
+          if (napi_create_external_arraybuffer(env, const_cast<uint8_t*>(out.tensor->data), out.tensor->bytes,
+                                               FreeOutputTensor, hold, &external) != napi_ok) {
+            delete hold;
+            throw Napi::Error::New(env, "cannot create an external ArrayBuffer for an output");
+          }
+          last_index = nbuffers;
+          napi_set_element(env, buffers_, nbuffers++, external);
+          last_tensor = out.tensor.get();
+        }
+        *d++ = last_index;
+        *d++ = static_cast<double>(out.offset);
+        *d++ = static_cast<double>(out.bytes / ElementSize(out.type));
+      }
+      *d++ = static_cast<double>(out.shape.size());
+      for (int64_t dim : out.shape) *d++ = static_cast<double>(dim);
+    }
+  }
+  count_ = static_cast<double>(requests.size());
 }
 
-napi_value ResultBuilder::Data(const RequestOutput& out) {
-  const size_t elem = ElementSize(out.type);
-  napi_value buffer;
-  size_t offset;
-  if (CopiedToSlab(out)) {
-    buffer = slab_;
-    offset = slab_used_;
-    if (out.bytes) std::memcpy(slab_data_ + offset, out.tensor->data + out.offset, out.bytes);
-    slab_used_ += AlignUp(out.bytes);
-    if (buffer == nullptr) napi_create_arraybuffer(env_, 0, nullptr, &buffer);
-  } else {
-    // One external ArrayBuffer per batch tensor per drain; each request views its slice.
-    if (last_tensor_ != out.tensor.get()) {
-      auto* hold = new std::shared_ptr<OutputTensor>(out.tensor);
-      if (napi_create_external_arraybuffer(env_, const_cast<uint8_t*>(out.tensor->data), out.tensor->bytes,
-                                           FreeOutputTensor, hold, &last_external_) != napi_ok) {
-        delete hold;
-        throw Napi::Error::New(env_, "cannot create an external ArrayBuffer for an output");
-      }
-      last_tensor_ = out.tensor.get();
-    }
-    buffer = last_external_;
-    offset = out.offset;
+void CompletionWriter::Call(Napi::Function handler) {
+  napi_value undefined = env_.Undefined();
+  napi_value args[] = {descriptor_, Napi::Number::New(env_, count_), buffers_, errors_ ? errors_ : undefined,
+                       bytes_ ? bytes_ : undefined};
+  napi_value ignored;
+  if (napi_call_function(env_, undefined, handler, 5, args, &ignored) != napi_ok) {
+    // The handler threw (a bug in a promise continuation cannot get here: deliver() only resolves).
+    napi_value exception;
+    napi_get_and_clear_last_exception(env_, &exception);
+    napi_fatal_exception(env_, exception);
   }
-  napi_value array;
-  napi_create_typedarray(env_, ArrayKind(out.type), out.bytes / elem, buffer, offset, &array);
-  return array;
-}
-
-Napi::Value ResultBuilder::Build(JsRequest& request) {
-  napi_env env = env_;
-  const ModelInfo& info = request.core->info();
-  napi_value result;
-  napi_create_object(env, &result);
-  for (const RequestOutput& out : request.results) {
-    napi_value tensor;
-    napi_create_object(env, &tensor);
-    napi_set_property(env, tensor, key_datatype_, strings_.Get(AddonData::kTypeNames + out.type));
-    napi_value shape;
-    napi_create_array_with_length(env, out.shape.size(), &shape);
-    for (size_t d = 0; d < out.shape.size(); ++d) {
-      napi_value dim;
-      napi_create_double(env, static_cast<double>(out.shape[d]), &dim);
-      napi_set_element(env, shape, static_cast<uint32_t>(d), dim);
-    }
-    napi_set_property(env, tensor, key_shape_, shape);
-    napi_value values;
-    if (out.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
-      napi_create_array_with_length(env, out.strings.size(), &values);
-      for (size_t e = 0; e < out.strings.size(); ++e) {
-        napi_set_element(env, values, static_cast<uint32_t>(e),
-                         Napi::Buffer<char>::Copy(env_, out.strings[e].data(), out.strings[e].size()));
-      }
-    } else {
-      values = Data(out);
-    }
-    napi_set_property(env, tensor, key_data_, values);
-    napi_set_named_property(env, result, info.outputs[out.index].name.c_str(), tensor);
-  }
-  return Napi::Value(env, result);
 }
 
 namespace {

@@ -9,31 +9,30 @@
 
 namespace tg {
 
-// Reads and validates one request's inputs (given in model input order) into `request`. Numeric data
-// is referenced, not copied. Throws Napi::Error (INVALID_ARGUMENT) naming the input and what differs.
-void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_batch_size, Napi::Array datas,
-                Napi::Array shapes, JsRequest& request);
+// Reads and validates one request's inputs (`datas` in model input order; their dims, input after
+// input, in `dims`) into `request`. Numeric data is referenced, not copied. Throws Napi::Error
+// (INVALID_ARGUMENT) naming the input and what differs.
+void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_batch_size, const double* dims,
+                const napi_value* datas, Request& request);
 
-// Builds the result objects ({ [output]: { datatype, shape, data } }) of the requests finished in
-// one drain. Small outputs are copied into one shared ArrayBuffer (the "slab") for the whole drain,
-// so a drain of N requests allocates one backing store instead of N; large outputs are views of the
-// batch output tensor through one external ArrayBuffer per tensor.
-class ResultBuilder {
+// Turns the requests finished in one drain into what the JS completion handler reads: one Float64Array
+// descriptor, the ArrayBuffers holding outputs, and errors/BYTES lists when there are any. Small
+// outputs are copied into one shared ArrayBuffer (the "slab") for the whole drain, so a drain of N
+// requests allocates one backing store, not N; large outputs are views of the batch output tensor
+// through one external ArrayBuffer per tensor. Everything is read from the requests in the
+// constructor, so they can be recycled before Call().
+class CompletionWriter {
  public:
-  ResultBuilder(Napi::Env env, const std::vector<JsRequest*>& requests);
-  Napi::Value Build(JsRequest& request);
+  CompletionWriter(Napi::Env env, const std::vector<JsRequest*>& requests);
+  void Call(Napi::Function handler);
 
  private:
-  napi_value Data(const RequestOutput& out);
-
   Napi::Env env_;
-  napi_value key_datatype_, key_shape_, key_data_;
-  Napi::Array strings_;
-  napi_value slab_ = nullptr;
-  uint8_t* slab_data_ = nullptr;
-  size_t slab_used_ = 0;
-  const OutputTensor* last_tensor_ = nullptr;
-  napi_value last_external_ = nullptr;
+  napi_value descriptor_ = nullptr;
+  napi_value buffers_ = nullptr;
+  napi_value errors_ = nullptr;
+  napi_value bytes_ = nullptr;
+  double count_ = 0;
 };
 
 // The metadata object of a model (inputs, outputs, providers, producer...).

@@ -1,11 +1,13 @@
 #include "js/env_channel.h"
 
+#include <algorithm>
+
 #include "js/addon_data.h"
 #include "js/convert.h"
 
 namespace tg {
 
-EnvChannel::EnvChannel(Napi::Env env) {
+EnvChannel::EnvChannel(Napi::Env env) : spinner_(new LoopSpinner(env, 50'000)) {
   napi_value name = Napi::String::New(env, "tensorgate.completions");
   napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this, CallJs, &tsfn_);
   if (st != napi_ok) throw Napi::Error::New(env, "cannot create the completion channel");
@@ -25,18 +27,38 @@ void EnvChannel::Flush(int count) {
   }
 }
 
+JsRequest* EnvChannel::Acquire() {
+  if (free_.empty()) {
+    auto r = new JsRequest();
+    r->sink = this;
+    return r;
+  }
+  JsRequest* r = free_.back().release();
+  free_.pop_back();
+  return r;
+}
+
+void EnvChannel::Recycle(JsRequest* request) {
+  request->Reset();
+  if (free_.size() < 4096) {
+    free_.emplace_back(request);
+  } else {
+    delete request;
+  }
+}
+
 void EnvChannel::Submitted(napi_env env, JsRequest* request) {
   in_engine_.fetch_add(1, std::memory_order_relaxed);
   if (js_pending_++ == 0) napi_ref_threadsafe_function(env, tsfn_);  // keep the loop alive meanwhile
-  if (request->token != 0) cancellable_.emplace(request->token, request);
+  spinner_->Touch(js_pending_);
+  if (request->cancellable) cancellable_.emplace(request->slot, request);
 }
 
-void EnvChannel::Abort(napi_env env, JsRequest* request, napi_value error) {
-  request->cancelled.store(true, std::memory_order_release);
-  request->settled = true;
-  cancellable_.erase(request->token);
-  request->token = 0;
-  napi_reject_deferred(env, request->deferred, error);
+bool EnvChannel::Cancel(double slot) {
+  auto it = cancellable_.find(slot);
+  if (it == cancellable_.end()) return false;
+  it->second->cancelled.store(true, std::memory_order_release);
+  return true;
 }
 
 void EnvChannel::CallJs(napi_env env, napi_value, void* context, void*) {
@@ -50,45 +72,23 @@ void EnvChannel::Drain(napi_env env) {
   drained_.clear();
   while (Request* r = done_.Pop()) drained_.push_back(static_cast<JsRequest*>(r));
   if (drained_.empty()) return;
+  const int64_t now = NowNs();
+  for (JsRequest* r : drained_) spinner_->Observe(static_cast<uint64_t>(std::max<int64_t>(0, now - r->enqueue_ns)));
   Napi::Env e(env);
   Napi::HandleScope scope(e);
-  ResultBuilder results(e, drained_);
-  for (JsRequest* r : drained_) Settle(env, results, r);
-  drained_.clear();
-}
-
-JsRequest* EnvChannel::FindCancellable(uint64_t token) {
-  auto it = cancellable_.find(token);
-  return it == cancellable_.end() ? nullptr : it->second;
-}
-
-void EnvChannel::Settle(napi_env env, ResultBuilder& results, JsRequest* request) {
-  Napi::Env e(env);
-  if (!request->settled) {
-    request->settled = true;
-    try {
-      if (request->status.ok) {
-        napi_resolve_deferred(env, request->deferred, results.Build(*request));
-      } else {
-        const char* code = ErrorCodeName(request->status.code);
-        napi_reject_deferred(env, request->deferred,
-                             MakeError(e, code, request->status.message, request->status.ort_code).Value());
-      }
-    } catch (const Napi::Error& err) {
-      napi_reject_deferred(env, request->deferred, err.Value());
-    }
+  CompletionWriter writer(e, drained_);
+  for (JsRequest* r : drained_) {
+    if (r->cancellable) cancellable_.erase(r->slot);
+    Recycle(r);
   }
-  Free(env, request);
-  if (--js_pending_ == 0) napi_unref_threadsafe_function(env, tsfn_);
+  js_pending_ -= static_cast<int64_t>(drained_.size());
+  if (js_pending_ == 0) napi_unref_threadsafe_function(env, tsfn_);
+  spinner_->Touch(js_pending_);
+  drained_.clear();
+  writer.Call(handler_.Value());  // last: the handler may submit again, re-entering this channel
 }
 
-void EnvChannel::Free(napi_env env, JsRequest* request) {
-  for (napi_ref ref : request->keep_alive) napi_delete_reference(env, ref);
-  if (request->token != 0) cancellable_.erase(request->token);
-  delete request;
-}
-
-void EnvChannel::Close(napi_env env) {
+void EnvChannel::Close(napi_env) {
   closing_.store(true, std::memory_order_seq_cst);
   // Queued requests of this thread are dropped by the scheduler (Closing() is true); one already
   // running reads this thread's memory until it is flushed back, so wait for those.
@@ -96,7 +96,8 @@ void EnvChannel::Close(napi_env env) {
     std::unique_lock<std::mutex> lock(close_mu_);
     close_cv_.wait(lock, [&] { return in_engine_.load(std::memory_order_acquire) <= 0; });
   }
-  while (Request* r = done_.Pop()) Free(env, static_cast<JsRequest*>(r));
+  while (Request* r = done_.Pop()) delete static_cast<JsRequest*>(r);
+  free_.clear();
   napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
 }
 

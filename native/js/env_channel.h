@@ -1,6 +1,7 @@
 // The way back to one JS thread. Runner threads Deliver() finished requests into a lock-free queue
-// and Flush() once per batch; Flush makes at most one napi_threadsafe_function call, and the JS
-// callback drains everything queued, so a burst of batches costs one event-loop wake-up.
+// and Flush() once per batch; Flush makes at most one napi_threadsafe_function call, and the JS side
+// drains everything queued in one call of its completion handler (see completions.ts): a burst of
+// batches costs one event-loop wake-up and one JS call, not one per request.
 #pragma once
 
 #include <napi.h>
@@ -15,24 +16,35 @@
 
 #include "engine/model_core.h"
 #include "engine/request.h"
+#include "js/loop_spinner.h"
 #include "scheduler/mpsc_queue.h"
 
 namespace tg {
 
-class ResultBuilder;
-
-// A request submitted from JS: the engine's Request plus what only its JS thread may touch.
+// A request submitted from JS. Its promise and the caller's input arrays live on the JS side, in the
+// slot table of completions.ts (which keeps the arrays alive while the engine reads them in place);
+// here it is just the slot number.
 struct JsRequest : Request {
-  std::shared_ptr<ModelCore> core;  // keeps the model (and its runner threads) alive until settled
-  napi_deferred deferred = nullptr;
-  std::vector<napi_ref> keep_alive;  // the caller's input arrays, read in place by the engine
-  uint64_t token = 0;                // non-zero when the caller can abort it
-  bool settled = false;              // aborted: the promise is already rejected
+  std::shared_ptr<ModelCore> core;  // keeps the model (and its runner threads) alive until returned
+  double slot = 0;
+  bool cancellable = false;
+
+  void Reset() {
+    core.reset();
+    inputs.clear();
+    outputs.clear();
+    results.clear();
+    status = Status::Ok();
+    cancelled.store(false, std::memory_order_relaxed);
+    delayed = false;
+    deadline_ns = 0;
+    cancellable = false;
+  }
 };
 
 class EnvChannel : public CompletionSink {
  public:
-  EnvChannel(Napi::Env env);
+  explicit EnvChannel(Napi::Env env);
   ~EnvChannel() override;
 
   // Runner threads.
@@ -41,19 +53,19 @@ class EnvChannel : public CompletionSink {
   bool Closing() const override { return closing_.load(std::memory_order_acquire); }
 
   // JS thread.
-  void Submitted(napi_env env, JsRequest* request);  // a request entered the engine
-  JsRequest* FindCancellable(uint64_t token);
-  // Rejects an aborted request now; the engine drops it unrun (or discards its result) later.
-  void Abort(napi_env env, JsRequest* request, napi_value error);
-  // Frees the JS-side resources of a request that never entered the engine, or came back from it.
-  void Free(napi_env env, JsRequest* request);
+  void SetHandler(Napi::Function handler) { handler_ = Napi::Persistent(handler); }
+  void SetLoopSpin(uint64_t microseconds) { spinner_->set_window_ns(microseconds * 1000); }
+  LoopSpinner& spinner() { return *spinner_; }
+  JsRequest* Acquire();                              // a recycled (or new) request
+  void Recycle(JsRequest* request);                  // back to the free list
+  void Submitted(napi_env env, JsRequest* request);  // the request entered the engine
+  bool Cancel(double slot);                          // mark a queued request to be dropped unrun
   // Env teardown: drop queued work of this thread, wait for running work that reads its memory.
   void Close(napi_env env);
 
  private:
   static void CallJs(napi_env env, napi_value, void* context, void*);
   void Drain(napi_env env);
-  void Settle(napi_env env, ResultBuilder& results, JsRequest* request);  // resolve/reject (unless settled), free
 
   napi_threadsafe_function tsfn_ = nullptr;
   MpscQueue<Request> done_;
@@ -63,10 +75,12 @@ class EnvChannel : public CompletionSink {
   std::mutex close_mu_;
   std::condition_variable close_cv_;
   // JS thread only.
+  Napi::FunctionReference handler_;
+  LoopSpinner* spinner_;  // owned by its libuv handle's lifetime (freed after uv_close)
   int64_t js_pending_ = 0;
-  bool tsfn_referenced_ = false;
-  std::unordered_map<uint64_t, JsRequest*> cancellable_;
+  std::unordered_map<double, JsRequest*> cancellable_;
   std::vector<JsRequest*> drained_;
+  std::vector<std::unique_ptr<JsRequest>> free_;
 };
 
 }  // namespace tg

@@ -181,6 +181,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                      {
                          InstanceAccessor<&ModelWrap::Id>("id"),
                          InstanceAccessor<&ModelWrap::Accepting>("accepting"),
+                         InstanceAccessor<&ModelWrap::Shapes>("shapes"),
                          InstanceMethod<&ModelWrap::Info>("info"),
                          InstanceMethod<&ModelWrap::Submit>("submit"),
                          InstanceMethod<&ModelWrap::Cancel>("cancel"),
@@ -201,6 +202,11 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     throw Napi::TypeError::New(info.Env(), "NativeModel is created by loadModel() or attachModel()");
   }
   core_ = *info[0].As<Napi::External<std::shared_ptr<ModelCore>>>().Data();
+  size_t dims = 0;
+  for (const auto& t : core_->info().inputs) dims += t.shape.size();
+  Napi::Float64Array mailbox = Napi::Float64Array::New(info.Env(), dims == 0 ? 1 : dims);
+  shapes_ = mailbox.Data();
+  shapes_array_ = Napi::Persistent(mailbox);
 }
 
 Napi::Value ModelWrap::Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->id()); }
@@ -217,60 +223,58 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// submit(datas, shapes, outputs: Int32Array|null, priority, timeoutUs, token) => Promise
+// submit(slot, priority, timeoutUs, outputs: Int32Array|null, cancellable, ...datas): the dims of
+// every input are in the `shapes` mailbox. Throws for invalid input, QUEUE_FULL and UNAVAILABLE; else
+// the result comes back through the env's completion handler under `slot`.
 Napi::Value ModelWrap::Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  AddonData* data = AddonData::Get(env);
   const ModelInfo& model = core_->info();
   const BatchingConfig& batching = core_->batching();
-  auto request = std::make_unique<JsRequest>();
-  request->sink = data->channel.get();
+  const size_t n_inputs = model.inputs.size();
+  if (info.Length() < 5 + n_inputs) throw MakeError(env, "INVALID_ARGUMENT", "submit: missing inputs");
+  EnvChannel& channel = *AddonData::Get(env)->channel;
+  JsRequest* request = channel.Acquire();
   try {
-    ReadInputs(env, model, batching.Batches(), batching.max_batch_size, info[0].As<Napi::Array>(),
-               info[1].As<Napi::Array>(), *request);
-    if (info[2].IsTypedArray()) {
-      Napi::Int32Array outs = info[2].As<Napi::Int32Array>();
+    std::vector<napi_value> datas(n_inputs);
+    for (size_t i = 0; i < n_inputs; ++i) datas[i] = info[5 + i];
+    ReadInputs(env, model, batching.Batches(), batching.max_batch_size, shapes_, datas.data(), *request);
+    if (info[3].IsTypedArray()) {
+      Napi::Int32Array outs = info[3].As<Napi::Int32Array>();
       request->outputs.assign(outs.Data(), outs.Data() + outs.ElementLength());
     } else {
       request->outputs.resize(model.outputs.size());
       for (size_t i = 0; i < model.outputs.size(); ++i) request->outputs[i] = static_cast<int>(i);
     }
-    const uint32_t priority = info[3].As<Napi::Number>().Uint32Value();
+    const uint32_t priority = info[1].As<Napi::Number>().Uint32Value();
     if (priority > batching.Levels() && batching.Levels() > 1) {
       throw MakeError(env, "INVALID_ARGUMENT", "priority " + std::to_string(priority) + " is outside the model's 1.." +
                                                    std::to_string(batching.Levels()) + " priority levels");
     }
-    const double timeout_us = info[4].As<Napi::Number>().DoubleValue();
-    request->token = static_cast<uint64_t>(info[5].As<Napi::Number>().DoubleValue());
+    const double timeout_us = info[2].As<Napi::Number>().DoubleValue();
+    request->slot = info[0].As<Napi::Number>().DoubleValue();
+    request->cancellable = info[4].ToBoolean().Value();
     request->core = core_;
-    napi_value promise;
-    napi_create_promise(env, &request->deferred, &promise);
     try {
-      core_->Submit(request.get(), priority, timeout_us > 0 ? static_cast<uint64_t>(timeout_us) : 0);
+      core_->Submit(request, priority, timeout_us > 0 ? static_cast<uint64_t>(timeout_us) : 0);
     } catch (const Error& e) {
-      // Not accepted: reject synchronously-created promise so the caller sees one failure path.
-      napi_reject_deferred(env, request->deferred, MakeError(env, ErrorCodeName(e.code()), e.what()).Value());
-      data->channel->Free(env, request.release());
-      return Napi::Value(env, promise);
+      throw MakeError(env, ErrorCodeName(e.code()), e.what());
     }
-    data->channel->Submitted(env, request.release());
-    return Napi::Value(env, promise);
+    channel.Submitted(env, request);
+    return env.Undefined();
   } catch (...) {
-    if (request) data->channel->Free(env, request.release());
+    channel.Recycle(request);
     throw;
   }
 }
 
-// cancel(token, error) => boolean: rejects the request with `error` unless it already finished.
+// cancel(slot) => boolean: a queued request is dropped without running (the JS side has already
+// rejected it); false when it is no longer cancellable.
 Napi::Value ModelWrap::Cancel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  AddonData* data = AddonData::Get(env);
-  const uint64_t token = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-  JsRequest* request = data->channel->FindCancellable(token);
-  if (request == nullptr) return Napi::Boolean::New(env, false);
-  data->channel->Abort(env, request, info[1]);
-  return Napi::Boolean::New(env, true);
+  return Napi::Boolean::New(env, AddonData::Get(env)->channel->Cancel(info[0].As<Napi::Number>().DoubleValue()));
 }
+
+Napi::Value ModelWrap::Shapes(const Napi::CallbackInfo& info) { return shapes_array_.Value(); }
 
 Napi::Value ModelWrap::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -25,8 +25,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Unload(const Napi::CallbackInfo& info);
   Napi::Value Accepting(const Napi::CallbackInfo& info);
+  Napi::Value Shapes(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ModelCore> core_;
+  // The shape mailbox: JS writes the dims of a request's inputs here before submit(), so they cross
+  // the boundary as plain memory instead of one N-API call per dimension.
+  Napi::Reference<Napi::Float64Array> shapes_array_;
+  const double* shapes_ = nullptr;
 };
 
 // loadModel(source: string | Uint8Array, session: object, batching: object): Promise<NativeModel>

@@ -174,8 +174,11 @@ void Scheduler::Take(size_t count, std::vector<Request*>& batch) {
 void Scheduler::Park(int64_t wake_at) {
   const int64_t spin_end = NowNs() + static_cast<int64_t>(config_.spin_microseconds) * 1000;
   const int64_t spin_until = wake_at != 0 ? std::min(spin_end, wake_at) : spin_end;
+  // Spin, but yield between polls: when this thread shares a core with the submitting JS thread, a
+  // tight spin would take the very CPU the next request has to come from.
   while (incoming_.Empty() && !stop_.load(std::memory_order_relaxed) && NowNs() < spin_until) {
     for (int i = 0; i < 16; ++i) TG_CPU_RELAX();
+    std::this_thread::yield();
   }
   if (!incoming_.Empty() || (wake_at != 0 && NowNs() >= wake_at)) return;
 

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataType } from './datatype.js';
+import { deliver } from './completions.js';
 import { TensorgateError, type ErrorCode } from './errors.js';
 
 export interface NativeTensorInfo {
@@ -70,27 +71,25 @@ export interface NativeModelStats {
   histograms: { request: number[]; queue: number[]; compute: number[] };
 }
 
-export interface NativeOutputTensor {
-  datatype: DataType;
-  shape: number[];
-  data: ArrayBufferView | Buffer[];
-}
-
 export type NativeInputData = ArrayBufferView | ReadonlyArray<string | Uint8Array>;
 
 export interface NativeModel {
   readonly id: number;
   readonly accepting: boolean;
+  /** The shape mailbox: the dims of every input, input after input, written before submit(). */
+  readonly shapes: Float64Array;
   info(): NativeModelInfo;
+  /** Answers through the completion handler under `slot`; throws for invalid input, QUEUE_FULL, UNAVAILABLE. */
   submit(
-    datas: NativeInputData[],
-    shapes: ReadonlyArray<readonly number[]>,
-    outputs: Int32Array | null,
+    slot: number,
     priority: number,
     timeoutUs: number,
-    token: number,
-  ): Promise<Record<string, NativeOutputTensor>>;
-  cancel(token: number, error: Error): boolean;
+    outputs: Int32Array | null,
+    cancellable: boolean,
+    ...datas: NativeInputData[]
+  ): void;
+  /** Drops a queued request unrun; false when it is already running or done. */
+  cancel(slot: number): boolean;
   stats(): NativeModelStats;
   unload(): Promise<void>;
 }
@@ -143,8 +142,17 @@ export interface NativeRuntimeInfo {
   interOpThreads: number;
 }
 
+export type CompletionHandler = (
+  descriptor: Float64Array,
+  count: number,
+  buffers: ArrayBuffer[],
+  errors: Error[] | undefined,
+  bytes: Buffer[][] | undefined,
+) => void;
+
 export interface NativeBinding {
   init(options: NativeInitOptions): NativeRuntimeInfo;
+  setCompletionHandler(handler: CompletionHandler): void;
   setErrorFactory(factory: (code: ErrorCode, message: string, ortCode?: string) => Error): void;
   loadModel(source: string | Uint8Array, session: NativeSessionOptions, batching: NativeBatchingOptions): Promise<NativeModel>;
   attachModel(id: number): NativeModel;
@@ -159,9 +167,11 @@ export function nativeBinding(): NativeBinding {
   if (binding) return binding;
   const require = createRequire(import.meta.url);
   const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+  // TENSORGATE_ADDON: an explicit .node file (the sanitizer builds use it).
+  const explicit = process.env.TENSORGATE_ADDON;
   let loaded: NativeBinding;
   try {
-    loaded = load(packageRoot);
+    loaded = explicit ? (require(resolve(explicit)) as NativeBinding) : load(packageRoot);
   } catch (err) {
     throw new TensorgateError(
       'INTERNAL',
@@ -170,6 +180,7 @@ export function nativeBinding(): NativeBinding {
     );
   }
   loaded.setErrorFactory((code, message, ortCode) => new TensorgateError(code, message, ortCode));
+  loaded.setCompletionHandler(deliver);
   binding = loaded;
   return loaded;
 }

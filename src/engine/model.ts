@@ -1,6 +1,7 @@
 // A loaded model: metadata, inference and statistics. Each infer() is validated and handed to the
 // native scheduler on this thread; ORT runs on the model's runner threads, never on the event loop.
-import type { NativeModel, NativeModelStats, NativeProviderStatus } from './binding.js';
+import type { NativeInputData, NativeModel, NativeModelStats, NativeProviderStatus } from './binding.js';
+import { releaseSlot, settleEarly, takeSlot } from './completions.js';
 import type { DataType } from './datatype.js';
 import { TensorgateError } from './errors.js';
 import type { InferInputs, InferOutputs, TensorMetadata } from './tensor.js';
@@ -33,8 +34,6 @@ export interface ModelMetadata {
 
 export type ModelStats = NativeModelStats;
 
-let nextToken = 1;
-
 export class Model {
   readonly metadata: ModelMetadata;
   readonly #native: NativeModel;
@@ -42,6 +41,12 @@ export class Model {
   readonly #outputIndex: Map<string, number>;
   readonly #inputTypes: DataType[];
   readonly #inputNames: string[];
+  readonly #outputNames: string[];
+  readonly #ranks: number[];
+  /** Where each input's dims start in the native shape mailbox. */
+  readonly #dimOffsets: number[];
+  /** Reused argument list: the native side reads it synchronously. */
+  readonly #datas: NativeInputData[];
 
   /** @internal Use Engine.load() or Engine.attach(). */
   constructor(native: NativeModel) {
@@ -59,7 +64,12 @@ export class Model {
       customMetadata: info.customMetadata,
     };
     this.#inputNames = info.inputs.map((t) => t.name);
+    this.#outputNames = info.outputs.map((t) => t.name);
     this.#inputTypes = info.inputs.map((t) => t.datatype);
+    this.#ranks = info.inputs.map((t) => t.shape.length);
+    let offset = 0;
+    this.#dimOffsets = this.#ranks.map((r) => (offset += r) - r);
+    this.#datas = new Array<NativeInputData>(info.inputs.length);
     this.#inputIndex = new Map(this.#inputNames.map((n, i) => [n, i]));
     this.#outputIndex = new Map(info.outputs.map((t, i) => [t.name, i]));
   }
@@ -84,8 +94,8 @@ export class Model {
 
   #submit(inputs: InferInputs, options: InferOptions): Promise<InferOutputs> {
     const names = this.#inputNames;
-    const datas = new Array(names.length);
-    const shapes = new Array(names.length);
+    const datas = this.#datas;
+    const mailbox = this.#native.shapes;
     let given = 0;
     for (const name in inputs) {
       const index = this.#inputIndex.get(name);
@@ -97,8 +107,12 @@ export class Model {
       if (tensor.datatype !== undefined && tensor.datatype !== expected) {
         throw new TensorgateError('INVALID_ARGUMENT', `input '${name}': expected datatype ${expected}, got ${tensor.datatype}`);
       }
+      const shape = tensor.shape;
+      const rank = this.#ranks[index]!;
+      if (!Array.isArray(shape) || shape.length !== rank) this.#badRank(index, shape);
+      const at = this.#dimOffsets[index]!;
+      for (let d = 0; d < rank; d++) mailbox[at + d] = shape[d]!;
       datas[index] = tensor.data;
-      shapes[index] = tensor.shape;
       ++given;
     }
     if (given !== names.length) {
@@ -107,20 +121,45 @@ export class Model {
     }
     const outputs = options.outputs ? this.#outputIndices(options.outputs) : null;
     const timeoutUs = options.timeoutUs ?? (options.timeoutMs !== undefined ? options.timeoutMs * 1000 : 0);
+    const priority = options.priority ?? 0;
     const signal = options.signal;
-    if (!signal) {
-      return this.#native.submit(datas, shapes, outputs, options.priority ?? 0, timeoutUs, 0) as Promise<InferOutputs>;
+    if (signal?.aborted) throw abortError(signal);
+
+    let resolve!: (out: InferOutputs) => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<InferOutputs>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const slot = takeSlot({ resolve, reject, outputNames: this.#outputNames, inputs, settled: false });
+    try {
+      const native = this.#native;
+      if (datas.length === 1) native.submit(slot, priority, timeoutUs, outputs, signal !== undefined, datas[0]!);
+      else native.submit(slot, priority, timeoutUs, outputs, signal !== undefined, ...datas);
+    } catch (err) {
+      releaseSlot(slot);
+      throw err;
     }
-    if (signal.aborted) throw abortError(signal);
-    const token = nextToken++;
-    const onAbort = (): void => {
-      this.#native.cancel(token, abortError(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = (): void => signal.removeEventListener('abort', onAbort);
-    const promise = this.#native.submit(datas, shapes, outputs, options.priority ?? 0, timeoutUs, token) as Promise<InferOutputs>;
-    promise.then(done, done);
+    if (signal) {
+      const onAbort = (): void => {
+        if (settleEarly(slot, abortError(signal))) this.#native.cancel(slot);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => signal.removeEventListener('abort', onAbort);
+      promise.then(done, done);
+    }
     return promise;
+  }
+
+  #badRank(index: number, shape: unknown): never {
+    const t = this.metadata.inputs[index]!;
+    if (!Array.isArray(shape)) {
+      throw new TensorgateError('INVALID_ARGUMENT', `input '${t.name}': shape must be an array of non-negative integers`);
+    }
+    throw new TensorgateError(
+      'INVALID_ARGUMENT',
+      `input '${t.name}': expected rank ${t.shape.length} (shape [${t.shape.join(',')}]), got rank ${shape.length} (shape [${shape.join(',')}])`,
+    );
   }
 
   #outputIndices(names: readonly string[]): Int32Array {

@@ -16,7 +16,7 @@ for (let i = 0; i < count; i++) {
       const y = out.y!.data as Float32Array;
       const id = y[0]! - 1 - base;
       if (!y.every((v) => v === base + i + 1) || id !== i) wrong++;
-      else if (seen[id]++) duplicates++;
+      else if (seen[id]!++) duplicates++;
     }),
   );
   if (pending.length % 500 === 0) await new Promise((r) => setImmediate(r)); // let completions in
