@@ -47,9 +47,29 @@ thread_local std::vector<std::vector<uint8_t>> t_batch_buffers;
 
 }  // namespace
 
+namespace {
+
+bool AllBatchable(const ModelInfo& info) {
+  for (const auto* list : {&info.inputs, &info.outputs}) {
+    for (const auto& t : *list) {
+      if (t.shape.empty() || t.shape[0] != -1) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::shared_ptr<ModelCore> ModelCore::Load(std::shared_ptr<Runtime> runtime, const ModelSource& source,
-                                           const SessionConfig& session_config, const BatchingConfig& batching) {
+                                           const SessionConfig& session_config, const BatchingConfig& requested) {
   auto session = BuildSession(*runtime, source, session_config);
+  BatchingConfig batching = requested;
+  if (batching.auto_max_batch_size > 0) {
+    const bool batchable = AllBatchable(session->info);
+    batching.max_batch_size = batchable ? batching.auto_max_batch_size : 0;
+    batching.dynamic_batching = batchable;
+    batching.auto_max_batch_size = 0;
+  }
   if (batching.Batches()) {
     for (const auto* list : {&session->info.inputs, &session->info.outputs}) {
       for (const auto& t : *list) {

@@ -71,6 +71,7 @@ QueuePolicy ReadQueuePolicy(Napi::Value v) {
 BatchingConfig ReadBatchingConfig(Napi::Object o) {
   BatchingConfig c;
   c.max_batch_size = static_cast<int64_t>(GetU64(o, "maxBatchSize", 0));
+  c.auto_max_batch_size = static_cast<int64_t>(GetU64(o, "autoMaxBatchSize", 0));
   c.dynamic_batching = GetBool(o, "dynamicBatching", false);
   Napi::Value preferred = o.Get("preferredBatchSize");
   if (preferred.IsArray()) {
@@ -220,6 +221,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Object o = DescribeModel(env, core_->info());
   o.Set("id", Napi::Number::New(env, core_->id()));
   o.Set("maxBatchSize", Napi::Number::New(env, static_cast<double>(core_->batching().max_batch_size)));
+  o.Set("dynamicBatching", Napi::Boolean::New(env, core_->batching().dynamic_batching));
   return o;
 }
 

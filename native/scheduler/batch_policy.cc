@@ -64,6 +64,11 @@ BatchDecision DecideBatch(const PendingQueues& pending, const BatchingConfig& co
     } else if (!SameNonBatchShape(*first, *r) || rows + r->rows > max_rows) {
       send_now = true;
       return false;
+    } else if (!config.preferred_batch_size.empty() && preferred_take == 0 && rows + r->rows > max_preferred) {
+      // Triton: the next request would pass the largest preferred size before any preferred size
+      // was hit, so what is pending is the batch to send.
+      send_now = true;
+      return false;
     }
     rows += r->rows;
     ++take;
@@ -75,13 +80,14 @@ BatchDecision DecideBatch(const PendingQueues& pending, const BatchingConfig& co
   if (first == nullptr) return BatchDecision{true, take, 0};  // only dead requests: drop them
   if (rows >= max_rows) send_now = true;
 
-  // Triton's order: full or blocked → send all; reached the largest preferred size → send all;
-  // a preferred size was hit → send up to it; no delay configured or the oldest waited long
-  // enough → send all; else wait until the oldest request's delay runs out.
-  if (send_now || rows >= max_preferred) return BatchDecision{true, take, 0};
-  if (preferred_take > 0) return BatchDecision{true, preferred_take, 0};
+  // Triton's order: a preferred size was hit and the delay has not run out → send the largest
+  // preferred prefix; full, blocked or at the largest preferred size → send all; no delay configured
+  // or the oldest request waited long enough → send all; else wait for the oldest request's delay.
   const int64_t delay_ns = static_cast<int64_t>(config.max_queue_delay_microseconds) * 1000;
-  if (delay_ns == 0 || now_ns - oldest >= delay_ns) return BatchDecision{true, take, 0};
+  const bool delay_exceeded = delay_ns != 0 && now_ns - oldest >= delay_ns;
+  if (preferred_take > 0 && !delay_exceeded) return BatchDecision{true, preferred_take, 0};
+  if (send_now || rows >= max_preferred) return BatchDecision{true, take, 0};
+  if (delay_ns == 0 || delay_exceeded) return BatchDecision{true, take, 0};
   return BatchDecision{false, 0, oldest + delay_ns};
 }
 

@@ -17,6 +17,9 @@ struct QueuePolicy {
 
 struct BatchingConfig {
   int64_t max_batch_size = 0;  // 0: the model has no batch dimension; requests run one by one
+  // > 0: decide from the model, like Triton's auto-complete: when every input and output has a
+  // dynamic first dim the model batches up to this size with dynamic batching on; else 0.
+  int64_t auto_max_batch_size = 0;
   bool dynamic_batching = false;
   std::vector<int64_t> preferred_batch_size;
   uint64_t max_queue_delay_microseconds = 0;

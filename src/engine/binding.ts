@@ -32,6 +32,7 @@ export interface NativeModelInfo {
   modelVersion: number;
   customMetadata: Record<string, string>;
   maxBatchSize: number;
+  dynamicBatching: boolean;
 }
 
 export interface DurationStat {
@@ -113,6 +114,7 @@ export interface NativeQueuePolicy {
 
 export interface NativeBatchingOptions {
   maxBatchSize: number;
+  autoMaxBatchSize: number;
   dynamicBatching: boolean;
   preferredBatchSize: number[];
   maxQueueDelayMicroseconds: number;

@@ -24,7 +24,9 @@ export interface ModelMetadata {
   outputs: TensorMetadata[];
   /** Requested execution providers, in order, with why any was skipped. */
   providers: NativeProviderStatus[];
+  /** The effective max_batch_size (after autoMaxBatchSize), 0 when the model does not batch. */
   maxBatchSize: number;
+  dynamicBatching: boolean;
   producer: string;
   graphName: string;
   domain: string;
@@ -57,6 +59,7 @@ export class Model {
       outputs: info.outputs,
       providers: info.providers,
       maxBatchSize: info.maxBatchSize,
+      dynamicBatching: info.dynamicBatching,
       producer: info.producer,
       graphName: info.graphName,
       domain: info.domain,

@@ -77,6 +77,11 @@ export const loadOptionsSchema = z
     sessionConfigEntries: z.record(z.string(), z.string()).default({}),
     /** Triton's max_batch_size: 0 means the model has no batch dimension. */
     maxBatchSize: count.default(0),
+    /**
+     * Triton's auto-complete: when > 0 (and maxBatchSize is 0), the model batches up to this size with
+     * dynamic batching if every input and output has a dynamic first dimension, else not at all.
+     */
+    autoMaxBatchSize: count.default(0),
     /** Triton's dynamic_batching; true means its defaults. */
     dynamicBatching: z.union([z.boolean(), dynamicBatchingSchema]).default(false),
     /** Triton's instance_group count: runner threads sharing the session. */
@@ -87,15 +92,19 @@ export const loadOptionsSchema = z
   .strict()
   .superRefine((o, ctx) => {
     const db = typeof o.dynamicBatching === 'object' ? o.dynamicBatching : undefined;
-    if (db && o.maxBatchSize === 0) {
+    if (o.autoMaxBatchSize > 0 && o.maxBatchSize > 0) {
+      ctx.addIssue({ code: 'custom', path: ['autoMaxBatchSize'], message: 'set either maxBatchSize or autoMaxBatchSize' });
+    }
+    const limit = o.maxBatchSize || o.autoMaxBatchSize;
+    if (db && limit === 0) {
       ctx.addIssue({ code: 'custom', path: ['dynamicBatching'], message: 'dynamic batching needs maxBatchSize > 0' });
     }
     for (const [i, size] of (db?.preferredBatchSize ?? []).entries()) {
-      if (size > o.maxBatchSize) {
+      if (size > limit) {
         ctx.addIssue({
           code: 'custom',
           path: ['dynamicBatching', 'preferredBatchSize', i],
-          message: `${size} exceeds maxBatchSize ${o.maxBatchSize}`,
+          message: `${size} exceeds maxBatchSize ${limit}`,
         });
       }
     }
@@ -158,6 +167,7 @@ export function toNativeBatching(o: ParsedLoadOptions): NativeBatchingOptions {
   for (const [level, policy] of Object.entries(db?.priorityQueuePolicy ?? {})) levels[Number(level)] = toNativePolicy(policy);
   return {
     maxBatchSize: o.maxBatchSize,
+    autoMaxBatchSize: o.autoMaxBatchSize,
     dynamicBatching: db !== undefined && o.maxBatchSize > 0,
     preferredBatchSize: db?.preferredBatchSize ?? [],
     maxQueueDelayMicroseconds: db?.maxQueueDelayMicroseconds ?? 0,
