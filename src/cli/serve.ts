@@ -1,0 +1,70 @@
+// `tensorgate serve`: engine, repository, metrics and HTTP server wired together, with graceful
+// shutdown on SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { Engine } from '../engine/index.js';
+import { ServerMetrics } from '../metrics/index.js';
+import { ModelRepository } from '../repository/repository.js';
+import { InferenceServer } from '../server/server.js';
+import type { ServeOptions } from './options.js';
+
+export interface RunningServer {
+  server: InferenceServer;
+  repository: ModelRepository;
+  port: number;
+  logger: Logger;
+  stop(): Promise<boolean>;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function startServer(options: ServeOptions, logger: Logger = pino({ level: options.logLevel })): Promise<RunningServer> {
+  const engine = Engine.create({
+    ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
+    ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
+    logger,
+  });
+  logger.info({ ort: engine.runtime.ortVersion, library: engine.runtime.library }, 'ONNX Runtime loaded');
+  const metrics = new ServerMetrics();
+  const repository = await ModelRepository.open({
+    root: resolve(options.modelRepository),
+    engine,
+    controlMode: options.modelControlMode,
+    startupModels: options.loadModel,
+    pollSeconds: options.repositoryPollSecs,
+    defaultMaxBatchSize: options.defaultMaxBatchSize,
+    ...(options.modelMemoryBudget !== undefined ? { memoryBudgetBytes: options.modelMemoryBudget } : {}),
+    logger,
+    hooks: {
+      served: (i) => metrics.trackModel(i.name, i.versionLabel, i.model),
+      retired: (i) => {
+        if (!repository.served(i.name, i.versionLabel).length) metrics.untrackModel(i.name, i.versionLabel);
+      },
+      state: (name, version, state) => metrics.setModelState(name, version, state),
+      loadFailed: (name, version) => metrics.modelLoadFailed(name, version),
+    },
+  });
+  const server = new InferenceServer({
+    repository,
+    metrics,
+    logger,
+    host: options.host,
+    port: options.httpPort,
+    httpEngine: options.httpEngine,
+    maxBodyBytes: options.maxBodyBytes,
+    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    version: packageVersion(),
+  });
+  const port = await server.listen();
+  return {
+    server,
+    repository,
+    port,
+    logger,
+    stop: () => server.shutdown(options.shutdownTimeout * 1000),
+  };
+}

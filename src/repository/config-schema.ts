@@ -1,0 +1,141 @@
+// A model's configuration in Triton's model-config JSON form (model_config.proto field names), so a
+// Triton user recognises every key. Validated once at load; 64-bit fields accept JSON numbers or the
+// decimal strings protobuf's JSON mapping produces.
+import { z } from 'zod';
+
+const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)]);
+const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer').transform(Number)]);
+
+export const TRITON_DATA_TYPES = [
+  'TYPE_BOOL',
+  'TYPE_UINT8',
+  'TYPE_UINT16',
+  'TYPE_UINT32',
+  'TYPE_UINT64',
+  'TYPE_INT8',
+  'TYPE_INT16',
+  'TYPE_INT32',
+  'TYPE_INT64',
+  'TYPE_FP16',
+  'TYPE_FP32',
+  'TYPE_FP64',
+  'TYPE_STRING',
+  'TYPE_BF16',
+] as const;
+
+const tensorSchema = z
+  .object({
+    name: z.string().min(1),
+    data_type: z.enum(TRITON_DATA_TYPES),
+    /** Dims without the batch dimension when max_batch_size > 0; -1 for a variable dim. */
+    dims: z.array(int.refine((d) => d >= -1, 'a dim is -1 or >= 0')),
+    reshape: z.object({ shape: z.array(int) }).strict().optional(),
+    optional: z.boolean().optional(),
+    allow_ragged_batch: z.boolean().optional(),
+  })
+  .passthrough();
+
+const queuePolicySchema = z
+  .object({
+    timeout_action: z.enum(['REJECT', 'DELAY']).default('REJECT'),
+    default_timeout_microseconds: uint.default(0),
+    allow_timeout_override: z.boolean().default(false),
+    max_queue_size: uint.default(0),
+  })
+  .strict();
+
+const dynamicBatchingSchema = z
+  .object({
+    preferred_batch_size: z.array(uint.refine((n) => n > 0, 'a batch size > 0')).default([]),
+    max_queue_delay_microseconds: uint.default(0),
+    preserve_ordering: z.boolean().default(false),
+    priority_levels: uint.default(0),
+    default_priority_level: uint.default(0),
+    default_queue_policy: queuePolicySchema.optional(),
+    priority_queue_policy: z.record(z.string().regex(/^[1-9]\d*$/, 'a priority level'), queuePolicySchema).optional(),
+  })
+  .strict();
+
+const instanceGroupSchema = z
+  .object({
+    name: z.string().optional(),
+    count: uint.default(1),
+    kind: z.enum(['KIND_AUTO', 'KIND_CPU', 'KIND_GPU', 'KIND_MODEL']).default('KIND_AUTO'),
+    gpus: z.array(uint).optional(),
+  })
+  .strict();
+
+const versionPolicySchema = z.union([
+  z.object({ latest: z.object({ num_versions: uint.refine((n) => n > 0, 'at least 1') }).strict() }).strict(),
+  z.object({ all: z.object({}).strict() }).strict(),
+  z.object({ specific: z.object({ versions: z.array(uint).min(1) }).strict() }).strict(),
+]);
+
+const warmupInputSchema = z
+  .object({
+    data_type: z.enum(TRITON_DATA_TYPES),
+    dims: z.array(uint),
+    zero_data: z.boolean().optional(),
+    random_data: z.boolean().optional(),
+    input_data_file: z.string().optional(),
+  })
+  .strict()
+  .refine((i) => [i.zero_data, i.random_data, i.input_data_file].filter((v) => v !== undefined && v !== false).length === 1, {
+    message: 'exactly one of zero_data, random_data or input_data_file',
+  });
+
+const warmupSchema = z
+  .object({
+    name: z.string().min(1),
+    batch_size: uint.default(1),
+    inputs: z.record(z.string(), warmupInputSchema),
+    count: uint.default(1),
+  })
+  .strict();
+
+const acceleratorSchema = z
+  .object({ name: z.string().min(1), parameters: z.record(z.string(), z.string()).default({}) })
+  .strict();
+
+const optimizationSchema = z
+  .object({
+    graph: z.object({ level: int }).strict().optional(),
+    execution_accelerators: z
+      .object({
+        gpu_execution_accelerator: z.array(acceleratorSchema).default([]),
+        cpu_execution_accelerator: z.array(acceleratorSchema).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .passthrough();
+
+export const modelConfigSchema = z
+  .object({
+    name: z.string().optional(),
+    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1']).optional(),
+    backend: z.literal('onnxruntime').optional(),
+    // Absent: decided from the model (auto-complete; see load-options.ts).
+    max_batch_size: uint.optional(),
+    input: z.array(tensorSchema).optional(),
+    output: z.array(tensorSchema).optional(),
+    dynamic_batching: dynamicBatchingSchema.optional(),
+    instance_group: z.array(instanceGroupSchema).optional(),
+    version_policy: versionPolicySchema.optional(),
+    model_warmup: z.array(warmupSchema).default([]),
+    response_cache: z
+      .object({ enable: z.boolean().default(false), ttl_s: uint.optional() })
+      .strict()
+      .optional(),
+    optimization: optimizationSchema.optional(),
+    parameters: z.record(z.string(), z.object({ string_value: z.string() }).strict()).default({}),
+    default_model_filename: z.string().optional(),
+  })
+  .strict();
+
+export type ModelConfigInput = z.input<typeof modelConfigSchema>;
+export type ModelConfig = z.output<typeof modelConfigSchema>;
+export type TritonDataType = (typeof TRITON_DATA_TYPES)[number];
+export type VersionPolicy = NonNullable<ModelConfig['version_policy']>;
+export type TensorConfig = NonNullable<ModelConfig['input']>[number];
+export type WarmupConfig = ModelConfig['model_warmup'][number];

@@ -1,0 +1,210 @@
+// The HTTP server: a transport (uWS or node:http), the v2 routes, errors as {"error": ...}, request
+// and response compression, admin-token protection of the repository API, metrics, and graceful
+// shutdown (readiness 503, stop accepting, finish in-flight work, close).
+import { timingSafeEqual } from 'node:crypto';
+import type { ServerMetrics } from '../metrics/index.js';
+import { errorBody, errorMessage, httpStatusFor, ProtocolError } from '../protocol/errors.js';
+import { RepositoryError } from '../repository/errors.js';
+import type { ModelRepository } from '../repository/repository.js';
+import { InferenceRouter } from '../routing/inference-router.js';
+import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
+import { NodeTransport } from './node-transport.js';
+import { matchRoute, type RouteMatch } from './routes.js';
+import { toBuffer, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
+import { loadUws, UwsTransport } from './uws-transport.js';
+import * as v2 from './v2-handlers.js';
+
+export interface ServerLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+  debug(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface ServerOptions {
+  repository: ModelRepository;
+  metrics: ServerMetrics;
+  logger: ServerLogger;
+  host: string;
+  port: number;
+  /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
+  httpEngine: 'auto' | 'uws' | 'node';
+  maxBodyBytes: number;
+  /** When set, the repository API needs `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  version: string;
+}
+
+const RETRY_AFTER_SECONDS = '1';
+
+export class InferenceServer {
+  readonly #options: ServerOptions;
+  readonly #repository: ModelRepository;
+  readonly #metrics: ServerMetrics;
+  readonly #log: ServerLogger;
+  readonly #ctx: v2.HandlerContext;
+  #transport!: Transport;
+  #draining = false;
+  #inflight = 0;
+  #idle: (() => void) | undefined;
+  port = 0;
+
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#repository = options.repository;
+    this.#metrics = options.metrics;
+    this.#log = options.logger;
+    this.#ctx = {
+      repository: options.repository,
+      router: new InferenceRouter(options.repository),
+      version: options.version,
+      ready: () => !this.#draining,
+    };
+  }
+
+  get transportKind(): 'uws' | 'node' {
+    return this.#transport.kind;
+  }
+
+  async listen(): Promise<number> {
+    const transportOptions = {
+      host: this.#options.host,
+      port: this.#options.port,
+      maxBodyBytes: this.#options.maxBodyBytes,
+      handler: (req: IncomingRequest, signal: AbortSignal) => this.#handle(req, signal),
+    };
+    this.#transport = this.#createTransport(transportOptions);
+    this.port = await this.#transport.listen();
+    this.#log.info({ host: this.#options.host, port: this.port, transport: this.#transport.kind }, 'listening');
+    return this.port;
+  }
+
+  #createTransport(options: ConstructorParameters<typeof NodeTransport>[0]): Transport {
+    if (this.#options.httpEngine === 'node') return new NodeTransport(options);
+    try {
+      return new UwsTransport(options, loadUws());
+    } catch (err) {
+      if (this.#options.httpEngine === 'uws') throw err;
+      this.#log.warn({ err: (err as Error).message }, 'uWebSockets.js cannot load here; serving with node:http');
+      return new NodeTransport(options);
+    }
+  }
+
+  /** Readiness goes false, new connections are refused, in-flight requests finish (up to `timeoutMs`). */
+  async shutdown(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    this.#transport.stopAccepting();
+    const drained = await new Promise<boolean>((resolve) => {
+      if (this.#inflight === 0) return resolve(true);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#idle = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    if (!drained) this.#log.warn({ inflight: this.#inflight }, 'shutdown timeout: closing with requests in flight');
+    await Promise.race([this.#repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
+    await this.#transport.close();
+    return drained;
+  }
+
+  async #handle(req: IncomingRequest, signal: AbortSignal): Promise<OutgoingResponse> {
+    const started = performance.now();
+    const match = matchRoute(req.path);
+    this.#inflight++;
+    let response: OutgoingResponse;
+    try {
+      response = await this.#dispatch(match, req, signal);
+    } catch (err) {
+      response = this.#errorResponse(err, match);
+    } finally {
+      if (--this.#inflight === 0 && this.#idle) this.#idle();
+    }
+    if (this.#draining) response.close = true; // no more requests on this connection
+    response = await this.#compress(req, response);
+    this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
+    return response;
+  }
+
+  async #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: AbortSignal): Promise<OutgoingResponse> {
+    if (!match) throw new ProtocolError(404, `no route for ${req.method} ${req.path}`);
+    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET')) {
+      return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
+    }
+    if (this.#draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
+      throw new ProtocolError(503, 'the server is shutting down');
+    }
+    if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
+      this.#authorize(req);
+    }
+    if (req.body.length > 0) req.body = await decodeBody(req.body, req.headers['content-encoding'], this.#options.maxBodyBytes);
+    const ctx = this.#ctx;
+    switch (match.name) {
+      case 'model_infer':
+        return v2.handleInfer(ctx, match, req, signal);
+      case 'health_live':
+        return v2.json(200, { live: true });
+      case 'health_ready': {
+        const ready = !this.#draining && this.#repository.ready();
+        return v2.json(ready ? 200 : 503, { ready });
+      }
+      case 'server_metadata':
+        return v2.handleServerMetadata(ctx);
+      case 'model_metadata':
+        return v2.handleModelMetadata(ctx, match);
+      case 'model_ready':
+        return v2.handleModelReady(ctx, match);
+      case 'model_config':
+        return v2.handleModelConfig(ctx, match);
+      case 'model_stats':
+        return v2.handleStats(ctx, match);
+      case 'repository_index':
+        return v2.handleIndex(ctx, req);
+      case 'repository_load':
+        return v2.handleLoad(ctx, match, req);
+      case 'repository_unload':
+        return v2.handleUnload(ctx, match, req);
+      case 'metrics': {
+        const { contentType, body } = await this.#metrics.scrape();
+        return { status: 200, headers: { 'content-type': contentType }, body };
+      }
+    }
+  }
+
+  #authorize(req: IncomingRequest): void {
+    const token = this.#options.adminToken;
+    if (!token) return;
+    const given = req.headers.authorization ?? '';
+    const expected = `Bearer ${token}`;
+    const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+    if (!ok) throw new ProtocolError(401, 'the repository API needs an admin token: Authorization: Bearer <token>');
+  }
+
+  #errorResponse(err: unknown, match: RouteMatch | null): OutgoingResponse {
+    let status: number;
+    if (err instanceof RepositoryError) {
+      status = { NOT_FOUND: 404, INVALID: 400, UNAVAILABLE: 503, LOAD_FAILED: 400 }[err.code];
+    } else {
+      status = httpStatusFor(err);
+    }
+    if (status >= 500 && !(err instanceof ProtocolError) && !(err instanceof RepositoryError) && status !== 503) {
+      this.#log.error({ route: match?.route, err: errorMessage(err) }, 'request failed');
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
+    return { status, headers, body: errorBody(errorMessage(err)) };
+  }
+
+  async #compress(req: IncomingRequest, response: OutgoingResponse): Promise<OutgoingResponse> {
+    const encoding = acceptedEncoding(req.headers['accept-encoding']);
+    if (!encoding || response.body === undefined) return response;
+    const body = toBuffer(response.body);
+    if (body.length < COMPRESS_MIN_BYTES) return response;
+    return {
+      ...response,
+      headers: { ...response.headers, 'content-encoding': encoding, vary: 'accept-encoding' },
+      body: await encodeBody(body, encoding),
+    };
+  }
+}

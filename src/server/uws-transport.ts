@@ -1,0 +1,184 @@
+// uWebSockets.js transport (through @trufflesuite/uws-js-unofficial, which loads on Node 20 and
+// glibc 2.36). The habits that matter: copy headers before any await (a uWS request lives only in
+// the handler), attach onAborted before the first await, pre-size the body buffer from
+// Content-Length, and cork the response writes into one syscall.
+import { createRequire } from 'node:module';
+import {
+  bodyTooLarge,
+  statusLine,
+  toBuffer,
+  type IncomingRequest,
+  type OutgoingResponse,
+  type Transport,
+  type TransportOptions,
+} from './transport.js';
+
+// The subset of the uWS API used here.
+interface UwsResponse {
+  onAborted(handler: () => void): UwsResponse;
+  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): UwsResponse;
+  cork(cb: () => void): UwsResponse;
+  writeStatus(status: string): UwsResponse;
+  writeHeader(key: string, value: string): UwsResponse;
+  end(body?: Uint8Array | string, closeConnection?: boolean): UwsResponse;
+  close(): UwsResponse;
+}
+interface UwsRequest {
+  getMethod(): string;
+  getUrl(): string;
+  getQuery(): string | undefined;
+  forEach(cb: (key: string, value: string) => void): void;
+}
+interface UwsApp {
+  any(pattern: string, handler: (res: UwsResponse, req: UwsRequest) => void): UwsApp;
+  listen(host: string, port: number, cb: (socket: unknown) => void): UwsApp;
+  close?(): void;
+}
+interface Uws {
+  App(options?: object): UwsApp;
+  us_listen_socket_close(socket: unknown): void;
+  us_socket_local_port(socket: unknown): number;
+}
+
+/** Loads uWS, or explains why it cannot. */
+export function loadUws(): Uws {
+  const require = createRequire(import.meta.url);
+  return require('@trufflesuite/uws-js-unofficial') as Uws;
+}
+
+interface Pending {
+  aborted: boolean;
+  res: UwsResponse;
+}
+
+export class UwsTransport implements Transport {
+  readonly kind = 'uws' as const;
+  readonly #uws: Uws;
+  readonly #options: TransportOptions;
+  readonly #app: UwsApp;
+  #listenSocket: unknown;
+  readonly #open = new Set<Pending>();
+
+  constructor(options: TransportOptions, uws: Uws = loadUws()) {
+    this.#uws = uws;
+    this.#options = options;
+    this.#app = uws.App().any('/*', (res, req) => this.#onRequest(res, req));
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#app.listen(this.#options.host, this.#options.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`uWebSockets.js cannot listen on ${this.#options.host}:${this.#options.port}`));
+          return;
+        }
+        this.#listenSocket = socket;
+        resolve(this.#uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  stopAccepting(): void {
+    if (this.#listenSocket) {
+      this.#uws.us_listen_socket_close(this.#listenSocket);
+      this.#listenSocket = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopAccepting();
+    for (const p of this.#open) if (!p.aborted) p.res.close();
+    this.#app.close?.();
+  }
+
+  #onRequest(res: UwsResponse, req: UwsRequest): void {
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    });
+    const request: IncomingRequest = {
+      method: req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      query: req.getQuery() ?? '',
+      headers,
+      body: EMPTY,
+    };
+    const pending: Pending = { aborted: false, res };
+    const controller = new AbortController();
+    res.onAborted(() => {
+      pending.aborted = true;
+      this.#open.delete(pending);
+      controller.abort();
+    });
+    const limit = this.#options.maxBodyBytes;
+    const lengthHeader = headers['content-length'];
+    const declared = lengthHeader === undefined ? -1 : Number(lengthHeader);
+    if (declared > limit) {
+      this.#respond(pending, bodyTooLarge(limit));
+      return;
+    }
+    const hasBody = declared > 0 || (declared < 0 && headers['transfer-encoding'] !== undefined);
+    if (!hasBody) {
+      this.#dispatch(pending, request, controller.signal);
+      return;
+    }
+    // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
+    // callback returns, so they are always copied.
+    let body = Buffer.allocUnsafe(declared > 0 ? declared : 16 * 1024);
+    let used = 0;
+    let refused = false;
+    res.onData((chunk, isLast) => {
+      if (refused) return;
+      const bytes = new Uint8Array(chunk);
+      if (used + bytes.length > limit) {
+        refused = true;
+        this.#respond(pending, bodyTooLarge(limit));
+        return;
+      }
+      if (used + bytes.length > body.length) {
+        const grown = Buffer.allocUnsafe(Math.max(body.length * 2, used + bytes.length));
+        body.copy(grown, 0, 0, used);
+        body = grown;
+      }
+      body.set(bytes, used);
+      used += bytes.length;
+      if (isLast) {
+        request.body = used === body.length ? body : body.subarray(0, used);
+        this.#dispatch(pending, request, controller.signal);
+      }
+    });
+  }
+
+  #dispatch(pending: Pending, request: IncomingRequest, signal: AbortSignal): void {
+    this.#open.add(pending);
+    let result: Promise<OutgoingResponse> | OutgoingResponse;
+    try {
+      result = this.#options.handler(request, signal);
+    } catch {
+      result = { status: 500, body: '{"error":"internal error"}' };
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (response) => this.#respond(pending, response),
+        () => this.#respond(pending, { status: 500, body: '{"error":"internal error"}' }),
+      );
+    } else {
+      this.#respond(pending, result);
+    }
+  }
+
+  #respond(pending: Pending, response: OutgoingResponse): void {
+    this.#open.delete(pending);
+    if (pending.aborted) return;
+    pending.aborted = true; // a uWS response may be ended once
+    const res = pending.res;
+    const body = toBuffer(response.body);
+    res.cork(() => {
+      res.writeStatus(statusLine(response.status));
+      if (response.headers) for (const k in response.headers) res.writeHeader(k, response.headers[k]!);
+      res.end(body, response.close === true);
+    });
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
