@@ -1,0 +1,306 @@
+// ServerMetrics: one prom-client Registry holding the model statistics (read from the engine at scrape
+// time), the per-request HTTP and cache metrics (pre-resolved series, no label hashing per event), the
+// repository's model states and load failures, and prom-client's process and event-loop metrics.
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, type Sample } from './family.js';
+import { NativeModelMetrics, type StatsSource } from './native.js';
+
+export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING';
+export const MODEL_STATES: readonly ModelState[] = ['READY', 'LOADING', 'UNAVAILABLE', 'UNLOADING'];
+
+export type CacheLevel = 'l1' | 'l2';
+
+export interface ServerMetricsOptions {
+  /** Prefix of tensorgate's own metric names (default 'tensorgate_'); Triton's nv_* names are never prefixed. */
+  prefix?: string;
+  /** prom-client's process_* and nodejs_* metrics (event-loop lag monitored at 10 ms); default true. */
+  defaultMetrics?: boolean;
+  /** Register into this registry instead of a new one (names must not clash). */
+  registry?: Registry;
+}
+
+/** HTTP request duration buckets: 10 µs to 10.5 s, 2 per doubling (41% apart). */
+export const HTTP_DURATION_BUCKETS: Float64Array = logBuckets(1e-5, 2, 10);
+/** Cache lookup duration buckets: 1 µs (in-process L1 hits) to 11.9 s, 2 per doubling. */
+export const CACHE_DURATION_BUCKETS: Float64Array = logBuckets(1e-6, 2, 10);
+
+const HTTP_LAYOUT = new BucketLayout(HTTP_DURATION_BUCKETS);
+const CACHE_LAYOUT = new BucketLayout(CACHE_DURATION_BUCKETS);
+
+/** A duration fit to observe: NaN, negative and infinite ones are not (the event is still counted). */
+const observable = (seconds: number): boolean => seconds >= 0 && seconds !== Infinity;
+
+interface HttpSeries {
+  readonly labels: Labels;
+  count: number;
+  readonly duration: HistogramCell;
+}
+
+interface CacheModelSeries {
+  readonly labels: Labels;
+  hits: number;
+  misses: number;
+  /** Misses that ended the lookup (no lower level tried): the Triton per-model misses. */
+  finalMisses: number;
+}
+
+interface CacheLevelSeries {
+  readonly models: Map<string, CacheModelSeries>;
+  readonly errors: Map<string, { readonly labels: Labels; count: number }>;
+  readonly hit: HistogramCell;
+  readonly miss: HistogramCell;
+}
+
+interface StateSeries {
+  state: ModelState;
+  /** One label set per MODEL_STATES entry. */
+  readonly labels: Labels[];
+}
+
+const versionKey = (model: string, version: string): string => JSON.stringify([model, version]);
+
+export class ServerMetrics {
+  readonly registry: Registry;
+  readonly prefix: string;
+  readonly #native: NativeModelMetrics;
+  /** route → method → status → series: three lookups, no string built per request. */
+  readonly #http = new Map<string, Map<string, Map<number, HttpSeries>>>();
+  readonly #httpRoutes = new Map<string, HistogramCell>();
+  readonly #states = new Map<string, StateSeries>();
+  readonly #loadFailures = new Map<string, { readonly labels: Labels; count: number }>();
+  readonly #cache = new Map<CacheLevel, CacheLevelSeries>();
+
+  constructor(options: ServerMetricsOptions = {}) {
+    const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
+    const registry = (this.registry = options.registry ?? new Registry());
+    this.#native = new NativeModelMetrics(prefix);
+    const families: ScrapeFamily[] = [
+      ...this.#native.families,
+
+      new ScrapeFamily(
+        `${prefix}http_requests_total`,
+        'HTTP requests by route template, method and status code',
+        'counter',
+        (out) => {
+          for (const byMethod of this.#http.values()) {
+            for (const byStatus of byMethod.values()) {
+              for (const s of byStatus.values()) out.push({ labels: s.labels, value: s.count });
+            }
+          }
+        },
+        () => this.#http.clear(),
+      ),
+      new ScrapeFamily(
+        `${prefix}http_request_duration_seconds`,
+        'HTTP request duration by route template, request received to response written',
+        'histogram',
+        (out) => {
+          for (const cell of this.#httpRoutes.values()) cell.push(out, `${prefix}http_request_duration_seconds`);
+        },
+        () => {
+          this.#http.clear();
+          this.#httpRoutes.clear();
+        },
+      ),
+
+      new ScrapeFamily(
+        `${prefix}model_state`,
+        'Model version state: 1 for the current state (READY, LOADING, UNAVAILABLE, UNLOADING), 0 for the others',
+        'gauge',
+        (out) => {
+          for (const s of this.#states.values()) {
+            MODEL_STATES.forEach((state, i) => out.push({ labels: s.labels[i]!, value: state === s.state ? 1 : 0 }));
+          }
+        },
+      ),
+      new ScrapeFamily(
+        `${prefix}model_load_failures_total`,
+        'Failed loads of a model version',
+        'counter',
+        (out) => {
+          for (const f of this.#loadFailures.values()) out.push({ labels: f.labels, value: f.count });
+        },
+        () => this.#loadFailures.clear(),
+      ),
+
+      this.#cacheCounter(`${prefix}cache_hits_total`, 'Response cache hits by level and model', (s) => s.hits),
+      this.#cacheCounter(`${prefix}cache_misses_total`, 'Response cache misses by level and model', (s) => s.misses),
+      new ScrapeFamily(
+        `${prefix}cache_errors_total`,
+        'Response cache errors by level and reason',
+        'counter',
+        (out) => {
+          for (const level of this.#cache.values()) {
+            for (const e of level.errors.values()) out.push({ labels: e.labels, value: e.count });
+          }
+        },
+        () => this.#cache.clear(),
+      ),
+      this.#cacheHistogram(`${prefix}cache_hit_duration_seconds`, 'Duration of response cache lookups that hit, by level', 'hit'),
+      this.#cacheHistogram(`${prefix}cache_miss_duration_seconds`, 'Duration of response cache lookups that missed, by level', 'miss'),
+      this.#tritonCache('nv_cache_num_hits_per_model', 'Number of response cache hits per model, all levels', (s) => s.hits),
+      this.#tritonCache(
+        'nv_cache_num_misses_per_model',
+        'Number of response cache misses per model: lookups that missed at every level tried',
+        (s) => s.finalMisses,
+      ),
+    ];
+    for (const family of families) family.registerIn(registry);
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+    }
+  }
+
+  // ---- models (read at scrape time) -------------------------------------------------------------
+
+  /** Reports `source.stats()` under {model, version} from the next scrape on; replaces an earlier source. */
+  trackModel(name: string, version: string, source: StatsSource): void {
+    this.#native.track(name, version, source);
+  }
+
+  /** Drops the model version's native series (a later track starts them again; Prometheus sees a reset). */
+  untrackModel(name: string, version: string): void {
+    this.#native.untrack(name, version);
+  }
+
+  /** Untracks the model version and drops its state and load-failure series: it left the repository. */
+  forgetModel(name: string, version: string): void {
+    this.#native.untrack(name, version);
+    const key = versionKey(name, version);
+    this.#states.delete(key);
+    this.#loadFailures.delete(key);
+  }
+
+  // ---- HTTP (per request) -----------------------------------------------------------------------
+
+  /**
+   * Counts one HTTP request and observes its duration. `route` must be a route template (bounded
+   * cardinality), not the raw path. The series are created once per (route, method, status).
+   */
+  observeHttp(route: string, method: string, status: number, seconds: number): void {
+    const series = this.#http.get(route)?.get(method)?.get(status) ?? this.#addHttpSeries(route, method, status);
+    series.count++;
+    if (observable(seconds)) series.duration.observe(seconds);
+  }
+
+  #addHttpSeries(route: string, method: string, status: number): HttpSeries {
+    let byMethod = this.#http.get(route);
+    if (!byMethod) this.#http.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
+    let duration = this.#httpRoutes.get(route);
+    if (!duration) this.#httpRoutes.set(route, (duration = new HistogramCell(HTTP_LAYOUT, { route })));
+    const series: HttpSeries = { labels: { route, method, status: String(status) }, count: 0, duration };
+    byStatus.set(status, series);
+    return series;
+  }
+
+  // ---- repository -------------------------------------------------------------------------------
+
+  modelLoadFailed(name: string, version: string): void {
+    const key = versionKey(name, version);
+    let f = this.#loadFailures.get(key);
+    if (!f) this.#loadFailures.set(key, (f = { labels: { model: name, version }, count: 0 }));
+    f.count++;
+  }
+
+  setModelState(name: string, version: string, state: ModelState): void {
+    const key = versionKey(name, version);
+    const s = this.#states.get(key);
+    if (s) s.state = state;
+    else this.#states.set(key, { state, labels: MODEL_STATES.map((st) => ({ model: name, version, state: st })) });
+  }
+
+  // ---- response cache (per lookup) --------------------------------------------------------------
+
+  cacheHit(level: CacheLevel, model: string, seconds: number): void {
+    const l = this.#cacheLevel(level);
+    const s = l.models.get(model) ?? this.#addCacheModel(l, level, model);
+    s.hits++;
+    if (observable(seconds)) l.hit.observe(seconds);
+  }
+
+  /**
+   * A lookup that missed at `level`. `final` (default true): the lookup ends here as a miss; pass false
+   * for an L1 miss that goes on to L2, so that nv_cache_num_misses_per_model counts each request once.
+   */
+  cacheMiss(level: CacheLevel, model: string, seconds: number, final = true): void {
+    const l = this.#cacheLevel(level);
+    const s = l.models.get(model) ?? this.#addCacheModel(l, level, model);
+    s.misses++;
+    if (final) s.finalMisses++;
+    if (observable(seconds)) l.miss.observe(seconds);
+  }
+
+  /** A cache operation that failed at `level`; `reason` must have few values (e.g. 'timeout', 'connection'). */
+  cacheError(level: CacheLevel, reason: string): void {
+    const l = this.#cacheLevel(level);
+    let e = l.errors.get(reason);
+    if (!e) l.errors.set(reason, (e = { labels: { level, reason }, count: 0 }));
+    e.count++;
+  }
+
+  #cacheLevel(level: CacheLevel): CacheLevelSeries {
+    let l = this.#cache.get(level);
+    if (!l) {
+      l = {
+        models: new Map(),
+        errors: new Map(),
+        hit: new HistogramCell(CACHE_LAYOUT, { level }),
+        miss: new HistogramCell(CACHE_LAYOUT, { level }),
+      };
+      this.#cache.set(level, l);
+    }
+    return l;
+  }
+
+  #addCacheModel(l: CacheLevelSeries, level: CacheLevel, model: string): CacheModelSeries {
+    const s: CacheModelSeries = { labels: { level, model }, hits: 0, misses: 0, finalMisses: 0 };
+    l.models.set(model, s);
+    return s;
+  }
+
+  #cacheCounter(name: string, help: string, value: (s: CacheModelSeries) => number): ScrapeFamily {
+    return new ScrapeFamily(
+      name,
+      help,
+      'counter',
+      (out) => {
+        for (const level of this.#cache.values()) {
+          for (const s of level.models.values()) out.push({ labels: s.labels, value: value(s) });
+        }
+      },
+      () => this.#cache.clear(),
+    );
+  }
+
+  #cacheHistogram(name: string, help: string, which: 'hit' | 'miss'): ScrapeFamily {
+    return new ScrapeFamily(
+      name,
+      help,
+      'histogram',
+      (out) => {
+        for (const level of this.#cache.values()) level[which].push(out, name);
+      },
+      () => this.#cache.clear(),
+    );
+  }
+
+  /** Triton's per-model cache counters: the levels summed, labelled {model}. */
+  #tritonCache(name: string, help: string, value: (s: CacheModelSeries) => number): ScrapeFamily {
+    return new ScrapeFamily(name, help, 'counter', (out: Sample[]) => {
+      const perModel = new Map<string, number>();
+      for (const level of this.#cache.values()) {
+        for (const [model, s] of level.models) perModel.set(model, (perModel.get(model) ?? 0) + value(s));
+      }
+      for (const [model, v] of perModel) out.push({ labels: { model }, value: v });
+    });
+  }
+
+  // ---- exposition -------------------------------------------------------------------------------
+
+  /** The Prometheus text exposition (format 0.0.4) of every metric in the registry. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
