@@ -5,7 +5,8 @@
 // Requests take a lease on the instance that serves them (acquire/release): a swap publishes the new
 // instance at once, and the old one is unloaded only when its last lease is released, so nothing in
 // flight is ever unloaded under a request.
-import { readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Engine, Model } from '../engine/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
@@ -35,8 +36,13 @@ export interface ServedInstance {
   readonly modelConfig: ModelConfig;
   /** The complete config in Triton's JSON form (GET .../config). */
   readonly config: Record<string, unknown>;
-  /** Unique per load: a swapped-in copy of the same version gets a new one (cache keys use it). */
+  /** Unique per load: a swapped-in copy of the same version gets a new one. */
   readonly generation: number;
+  /**
+   * SHA-256 of the version's files and the config: the same on every replica serving the same model
+   * bytes, and different after any change (the shared cache tier keys on it).
+   */
+  readonly contentHash: string;
   readonly sizeBytes: number;
 }
 
@@ -109,6 +115,19 @@ class ModelEntry {
 }
 
 let generations = 0;
+
+/** SHA-256 over the files of a version directory (sorted) and the config fingerprint, streamed. */
+async function hashVersion(dir: string, configPrint: string): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(configPrint);
+  for (const file of readdirSync(dir).sort()) {
+    const path = join(dir, file);
+    if (!statSync(path).isFile()) continue;
+    hash.update(`\0${file}\0`);
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
 let useClock = 0;
 
 export class ModelRepository {
@@ -347,7 +366,7 @@ export class ModelRepository {
       const current = entry.instances.get(version);
       if (current && current.fingerprint === fingerprint) continue;
       try {
-        await this.#loadVersion(entry, disk, config, fingerprint, current !== undefined);
+        await this.#loadVersion(entry, disk, config, configPrint, current !== undefined);
       } catch (err) {
         failures.push(`version ${version}: ${(err as Error).message}`);
       }
@@ -370,13 +389,17 @@ export class ModelRepository {
     if (failures.length) throw new RepositoryError('LOAD_FAILED', `failed to load '${entry.name}': ${failures.join('; ')}`);
   }
 
-  async #loadVersion(entry: ModelEntry, disk: VersionOnDisk, config: ModelConfig, fingerprint: string, replacing: boolean): Promise<void> {
+  async #loadVersion(entry: ModelEntry, disk: VersionOnDisk, config: ModelConfig, configPrint: string, replacing: boolean): Promise<void> {
     const label = String(disk.version);
+    const fingerprint = `${disk.fingerprint}#${configPrint}`;
     if (!replacing) this.#setStatus(entry, disk.version, { state: 'LOADING' });
     const started = performance.now();
     let model: Model | undefined;
+    let contentHash: string;
     try {
+      const hashing = hashVersion(dirname(disk.path), configPrint);
       model = await this.#engine.load(disk.path, toLoadOptions(config, this.#options.defaultMaxBatchSize ?? 64));
+      contentHash = await hashing;
       checkAgainstModel(config, `${entry.name}/config`, model.metadata);
       await runWarmup(model, config.model_warmup, dirname(disk.path));
     } catch (err) {
@@ -399,6 +422,7 @@ export class ModelRepository {
       modelConfig: config,
       config: effectiveConfig(entry.name, config, model.metadata),
       generation: ++generations,
+      contentHash,
       sizeBytes: disk.sizeBytes,
       leases: 0,
       retired: false,
