@@ -70,12 +70,22 @@ export class NodeTransport implements Transport {
     });
     req.once('end', () => {
       if (refused || controller.signal.aborted) return;
+      const pad = this.#options.bodyPad?.(req.headers as Record<string, string>) ?? 0;
+      let body: Buffer;
+      if (pad === 0) {
+        body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      } else {
+        const padded = Buffer.allocUnsafe(pad + size);
+        let at = pad;
+        for (const c of chunks) at += c.copy(padded, at);
+        body = padded.subarray(pad);
+      }
       const request: IncomingRequest = {
         method: req.method ?? 'GET',
         path: (req.url ?? '/').split('?', 1)[0]!,
         query: req.url?.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '',
         headers: req.headers as Record<string, string>,
-        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size),
+        body,
       };
       Promise.resolve()
         .then(() => this.#options.handler(request, controller.signal))

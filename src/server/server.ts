@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorBody, errorMessage, httpStatusFor, ProtocolError } from '../protocol/errors.js';
+import { alignmentPad } from '../protocol/infer-request.js';
 import { RepositoryError } from '../repository/errors.js';
 import type { ModelRepository } from '../repository/repository.js';
 import { InferenceRouter } from '../routing/inference-router.js';
@@ -72,6 +73,10 @@ export class InferenceServer {
       port: this.#options.port,
       maxBodyBytes: this.#options.maxBodyBytes,
       handler: (req: IncomingRequest, signal: AbortSignal) => this.#handle(req, signal),
+      bodyPad: (headers: Record<string, string>) => {
+        const n = Number(headers['inference-header-content-length']);
+        return Number.isInteger(n) && n > 0 ? alignmentPad(n) : 0;
+      },
     };
     this.#transport = this.#createTransport(transportOptions);
     this.port = await this.#transport.listen();

@@ -30,6 +30,11 @@ export interface TransportOptions {
   /** Bodies larger than this are refused with 413 before they are buffered. */
   maxBodyBytes: number;
   handler: RequestHandler;
+  /**
+   * Spare bytes to leave before the body, decided from the headers: the body is received at that
+   * offset so that binary tensors inside it are aligned (and decode as views, not copies).
+   */
+  bodyPad?: (headers: Record<string, string>) => number;
 }
 
 export interface Transport {

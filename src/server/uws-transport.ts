@@ -124,13 +124,14 @@ export class UwsTransport implements Transport {
     }
     // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
     // callback returns, so they are always copied.
-    let body = Buffer.allocUnsafe(declared > 0 ? declared : 16 * 1024);
-    let used = 0;
+    const pad = this.#options.bodyPad?.(headers) ?? 0;
+    let body = Buffer.allocUnsafe(pad + (declared > 0 ? declared : 16 * 1024));
+    let used = pad;
     let refused = false;
     res.onData((chunk, isLast) => {
       if (refused) return;
       const bytes = new Uint8Array(chunk);
-      if (used + bytes.length > limit) {
+      if (used - pad + bytes.length > limit) {
         refused = true;
         this.#respond(pending, bodyTooLarge(limit));
         return;
@@ -143,7 +144,7 @@ export class UwsTransport implements Transport {
       body.set(bytes, used);
       used += bytes.length;
       if (isLast) {
-        request.body = used === body.length ? body : body.subarray(0, used);
+        request.body = pad === 0 && used === body.length ? body : body.subarray(pad, used);
         this.#dispatch(pending, request, controller.signal);
       }
     });
