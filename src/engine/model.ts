@@ -6,17 +6,25 @@ import type { DataType } from './datatype.js';
 import { TensorgateError } from './errors.js';
 import type { InferInputs, InferOutputs, TensorMetadata } from './tensor.js';
 
+/** What infer() needs of an AbortSignal (an AbortSignal is one). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface InferOptions {
   /** Outputs to return (default: all). */
-  outputs?: readonly string[];
+  outputs?: readonly string[] | undefined;
   /** Abort: a queued request is dropped without running; the promise rejects with ABORTED. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike | undefined;
   /** Queue timeout in milliseconds (Triton semantics: the time allowed before it is scheduled). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Queue timeout in microseconds (as the v2 protocol's `timeout` parameter). */
-  timeoutUs?: number;
+  timeoutUs?: number | undefined;
   /** Priority level, 1 = highest; 0 = the model's default. */
-  priority?: number;
+  priority?: number | undefined;
 }
 
 export interface ModelMetadata {
@@ -192,7 +200,7 @@ export class Model {
   }
 }
 
-function abortError(signal: AbortSignal): TensorgateError {
+function abortError(signal: AbortSignalLike): TensorgateError {
   const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
   return new TensorgateError('ABORTED', `inference aborted${reason}`);
 }

@@ -36,6 +36,8 @@ export interface ServedInstance {
   readonly modelConfig: ModelConfig;
   /** The complete config in Triton's JSON form (GET .../config). */
   readonly config: Record<string, unknown>;
+  /** The model's output names, in order. */
+  readonly outputOrder: string[];
   /** Unique per load: a swapped-in copy of the same version gets a new one. */
   readonly generation: number;
   /**
@@ -421,6 +423,7 @@ export class ModelRepository {
       model,
       modelConfig: config,
       config: effectiveConfig(entry.name, config, model.metadata),
+      outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,
       contentHash,
       sizeBytes: disk.sizeBytes,

@@ -1,15 +1,15 @@
 // Where an inference request goes: the model instance that serves it (a lease from the repository),
 // through the response cache when the model enables it (later), into the engine. The one place to
 // add traffic splitting (canary, shadow, bandits) later.
-import type { InferInputs, InferOutputs } from '../engine/index.js';
+import type { AbortSignalLike, InferInputs, InferOutputs } from '../engine/index.js';
 import type { ModelRepository, ServedInstance } from '../repository/repository.js';
 
 export interface RouteRequest {
   inputs: InferInputs;
-  outputs?: readonly string[];
-  priority?: number;
-  timeoutUs?: number;
-  signal?: AbortSignal;
+  outputs: readonly string[] | undefined;
+  priority: number | undefined;
+  timeoutUs: number | undefined;
+  signal: AbortSignalLike | undefined;
 }
 
 export class InferenceRouter {
@@ -29,11 +29,6 @@ export class InferenceRouter {
   }
 
   infer(target: ServedInstance, request: RouteRequest): Promise<InferOutputs> {
-    return target.model.infer(request.inputs, {
-      ...(request.outputs ? { outputs: request.outputs } : {}),
-      ...(request.priority !== undefined ? { priority: request.priority } : {}),
-      ...(request.timeoutUs !== undefined ? { timeoutUs: request.timeoutUs } : {}),
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
+    return target.model.infer(request.inputs, request);
   }
 }

@@ -1,6 +1,7 @@
 // node:http transport: the fallback when uWebSockets.js cannot load, and --http-engine node.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { ClientAbort } from './client-abort.js';
 import { bodyTooLarge, type IncomingRequest, type OutgoingResponse, type Transport, type TransportOptions } from './transport.js';
 
 export class NodeTransport implements Transport {
@@ -51,7 +52,7 @@ export class NodeTransport implements Transport {
       req.resume();
       return;
     }
-    const controller = new AbortController();
+    const controller = new ClientAbort();
     res.once('close', () => {
       if (!res.writableFinished) controller.abort();
     });
@@ -69,7 +70,7 @@ export class NodeTransport implements Transport {
       chunks.push(chunk);
     });
     req.once('end', () => {
-      if (refused || controller.signal.aborted) return;
+      if (refused || controller.aborted) return;
       const pad = this.#options.bodyPad?.(req.headers as Record<string, string>) ?? 0;
       let body: Buffer;
       if (pad === 0) {
@@ -88,13 +89,13 @@ export class NodeTransport implements Transport {
         body,
       };
       Promise.resolve()
-        .then(() => this.#options.handler(request, controller.signal))
+        .then(() => this.#options.handler(request, controller))
         .then(
           (response) => {
-            if (!controller.signal.aborted) this.#send(res, response);
+            if (!controller.aborted) this.#send(res, response);
           },
           () => {
-            if (!controller.signal.aborted) this.#send(res, { status: 500, body: '{"error":"internal error"}' });
+            if (!controller.aborted) this.#send(res, { status: 500, body: '{"error":"internal error"}' });
           },
         );
     });

@@ -8,6 +8,7 @@ import { alignmentPad } from '../protocol/infer-request.js';
 import { RepositoryError } from '../repository/errors.js';
 import type { ModelRepository } from '../repository/repository.js';
 import { InferenceRouter } from '../routing/inference-router.js';
+import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
 import { matchRoute, type RouteMatch } from './routes.js';
@@ -72,7 +73,7 @@ export class InferenceServer {
       host: this.#options.host,
       port: this.#options.port,
       maxBodyBytes: this.#options.maxBodyBytes,
-      handler: (req: IncomingRequest, signal: AbortSignal) => this.#handle(req, signal),
+      handler: (req: IncomingRequest, signal: ClientAbort) => this.#handle(req, signal),
       bodyPad: (headers: Record<string, string>) => {
         const n = Number(headers['inference-header-content-length']);
         return Number.isInteger(n) && n > 0 ? alignmentPad(n) : 0;
@@ -113,25 +114,43 @@ export class InferenceServer {
     return drained;
   }
 
-  async #handle(req: IncomingRequest, signal: AbortSignal): Promise<OutgoingResponse> {
+  // Not async: a request that completes synchronously (health, metadata) costs no promise, and an
+  // inference goes through one .then, not a chain of awaits.
+  #handle(req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     const started = performance.now();
     const match = matchRoute(req.path);
     this.#inflight++;
-    let response: OutgoingResponse;
+    let result: Promise<OutgoingResponse> | OutgoingResponse;
     try {
-      response = await this.#dispatch(match, req, signal);
+      result = this.#dispatch(match, req, signal);
     } catch (err) {
-      response = this.#errorResponse(err, match);
-    } finally {
-      if (--this.#inflight === 0 && this.#idle) this.#idle();
+      result = this.#errorResponse(err, match);
     }
-    if (this.#draining) response.close = true; // no more requests on this connection
-    response = await this.#compress(req, response);
-    this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
-    return response;
+    if (result instanceof Promise) {
+      return result.then(
+        (response) => this.#finish(req, match, response, started),
+        (err: unknown) => this.#finish(req, match, this.#errorResponse(err, match), started),
+      );
+    }
+    return this.#finish(req, match, result, started);
   }
 
-  async #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: AbortSignal): Promise<OutgoingResponse> {
+  #finish(req: IncomingRequest, match: RouteMatch | null, response: OutgoingResponse, started: number): Promise<OutgoingResponse> | OutgoingResponse {
+    if (--this.#inflight === 0 && this.#idle) this.#idle();
+    if (this.#draining) response.close = true; // no more requests on this connection
+    this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
+    const encoding = response.body === undefined ? undefined : acceptedEncoding(req.headers['accept-encoding']);
+    if (!encoding) return response;
+    const body = toBuffer(response.body);
+    if (body.length < COMPRESS_MIN_BYTES) return response;
+    return encodeBody(body, encoding).then((compressed) => ({
+      ...response,
+      headers: { ...response.headers, 'content-encoding': encoding, vary: 'accept-encoding' },
+      body: compressed,
+    }));
+  }
+
+  #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     if (!match) throw new ProtocolError(404, `no route for ${req.method} ${req.path}`);
     if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET')) {
       return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
@@ -142,7 +161,17 @@ export class InferenceServer {
     if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
       this.#authorize(req);
     }
-    if (req.body.length > 0) req.body = await decodeBody(req.body, req.headers['content-encoding'], this.#options.maxBodyBytes);
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && req.body.length > 0) {
+      return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
+        req.body = body;
+        return this.#route(match, req, signal);
+      });
+    }
+    return this.#route(match, req, signal);
+  }
+
+  #route(match: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     const ctx = this.#ctx;
     switch (match.name) {
       case 'model_infer':
@@ -169,10 +198,8 @@ export class InferenceServer {
         return v2.handleLoad(ctx, match, req);
       case 'repository_unload':
         return v2.handleUnload(ctx, match, req);
-      case 'metrics': {
-        const { contentType, body } = await this.#metrics.scrape();
-        return { status: 200, headers: { 'content-type': contentType }, body };
-      }
+      case 'metrics':
+        return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
     }
   }
 
@@ -201,15 +228,5 @@ export class InferenceServer {
     return { status, headers, body: errorBody(errorMessage(err)) };
   }
 
-  async #compress(req: IncomingRequest, response: OutgoingResponse): Promise<OutgoingResponse> {
-    const encoding = acceptedEncoding(req.headers['accept-encoding']);
-    if (!encoding || response.body === undefined) return response;
-    const body = toBuffer(response.body);
-    if (body.length < COMPRESS_MIN_BYTES) return response;
-    return {
-      ...response,
-      headers: { ...response.headers, 'content-encoding': encoding, vary: 'accept-encoding' },
-      body: await encodeBody(body, encoding),
-    };
-  }
+
 }

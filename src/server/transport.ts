@@ -1,6 +1,7 @@
 // The HTTP transport interface. The protocol and handlers are shared; a transport only moves bytes:
 // uWebSockets.js (fast path) or node:http (fallback, and --http-engine node).
 import { STATUS_CODES } from 'node:http';
+import type { ClientAbort } from './client-abort.js';
 
 export interface IncomingRequest {
   /** Upper-case method. */
@@ -22,7 +23,7 @@ export interface OutgoingResponse {
 }
 
 /** Handles one request; `signal` aborts when the client goes away. */
-export type RequestHandler = (req: IncomingRequest, signal: AbortSignal) => Promise<OutgoingResponse> | OutgoingResponse;
+export type RequestHandler = (req: IncomingRequest, signal: ClientAbort) => Promise<OutgoingResponse> | OutgoingResponse;
 
 export interface TransportOptions {
   host: string;

@@ -3,6 +3,7 @@
 // the handler), attach onAborted before the first await, pre-size the body buffer from
 // Content-Length, and cork the response writes into one syscall.
 import { createRequire } from 'node:module';
+import { ClientAbort } from './client-abort.js';
 import {
   bodyTooLarge,
   statusLine,
@@ -104,7 +105,7 @@ export class UwsTransport implements Transport {
       body: EMPTY,
     };
     const pending: Pending = { aborted: false, res };
-    const controller = new AbortController();
+    const controller = new ClientAbort();
     res.onAborted(() => {
       pending.aborted = true;
       this.#open.delete(pending);
@@ -119,7 +120,7 @@ export class UwsTransport implements Transport {
     }
     const hasBody = declared > 0 || (declared < 0 && headers['transfer-encoding'] !== undefined);
     if (!hasBody) {
-      this.#dispatch(pending, request, controller.signal);
+      this.#dispatch(pending, request, controller);
       return;
     }
     // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
@@ -145,12 +146,12 @@ export class UwsTransport implements Transport {
       used += bytes.length;
       if (isLast) {
         request.body = pad === 0 && used === body.length ? body : body.subarray(pad, used);
-        this.#dispatch(pending, request, controller.signal);
+        this.#dispatch(pending, request, controller);
       }
     });
   }
 
-  #dispatch(pending: Pending, request: IncomingRequest, signal: AbortSignal): void {
+  #dispatch(pending: Pending, request: IncomingRequest, signal: ClientAbort): void {
     this.#open.add(pending);
     let result: Promise<OutgoingResponse> | OutgoingResponse;
     try {

@@ -6,6 +6,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { modelMetadata, modelStatistics, repositoryIndex, serverMetadata } from '../protocol/metadata.js';
 import { parseModelConfig } from '../repository/config-file.js';
 import { RepositoryError } from '../repository/errors.js';
+import type { AbortSignalLike } from '../engine/index.js';
 import type { ModelRepository, ServedInstance } from '../repository/repository.js';
 import type { InferenceRouter } from '../routing/inference-router.js';
 import type { RouteMatch } from './routes.js';
@@ -57,27 +58,28 @@ function servedOrThrow(ctx: HandlerContext, m: RouteMatch): ServedInstance[] {
   return served;
 }
 
-export async function handleInfer(ctx: HandlerContext, m: RouteMatch, req: IncomingRequest, signal: AbortSignal): Promise<OutgoingResponse> {
+export async function handleInfer(ctx: HandlerContext, m: RouteMatch, req: IncomingRequest, signal: AbortSignalLike): Promise<OutgoingResponse> {
   const resolved = ctx.router.resolve(m.model!, m.version);
   const target = resolved instanceof Promise ? await resolved : resolved;
   try {
     const headerLength = parseInferenceHeaderLength(req.headers['inference-header-content-length']);
     const decoded = decodeInferRequest(req.body, headerLength, target.model.metadata);
+    // Fixed-shape option objects: conditional spreads would make these call sites megamorphic.
     const outputs = await ctx.router.infer(target, {
       inputs: decoded.inputs,
-      ...(decoded.outputs ? { outputs: decoded.outputs.map((o) => o.name) } : {}),
-      ...(decoded.priority !== undefined ? { priority: decoded.priority } : {}),
-      ...(decoded.timeoutUs !== undefined ? { timeoutUs: decoded.timeoutUs } : {}),
+      outputs: decoded.outputs ? decoded.outputs.map((o) => o.name) : undefined,
+      priority: decoded.priority,
+      timeoutUs: decoded.timeoutUs,
       signal,
     });
     const encoded = encodeInferResponse({
       modelName: target.name,
       modelVersion: target.versionLabel,
-      ...(decoded.id !== undefined ? { id: decoded.id } : {}),
+      id: decoded.id,
       outputs,
-      ...(decoded.outputs ? { requested: decoded.outputs } : {}),
+      requested: decoded.outputs,
       binaryDataOutput: decoded.binaryDataOutput,
-      order: target.model.metadata.outputs.map((o) => o.name),
+      order: target.outputOrder,
     });
     return { status: 200, headers: encoded.headers, body: encoded.body };
   } finally {
