@@ -3,8 +3,8 @@
 // decimal strings protobuf's JSON mapping produces.
 import { z } from 'zod';
 
-const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)]);
-const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer').transform(Number)]);
+const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)], { error: 'expected a non-negative integer (a number or a decimal string)' });
+const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer').transform(Number)], { error: 'expected an integer (a number or a decimal string)' });
 
 export const TRITON_DATA_TYPES = [
   'TYPE_BOOL',

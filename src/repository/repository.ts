@@ -6,8 +6,8 @@
 // instance at once, and the old one is unloaded only when its last lease is released, so nothing in
 // flight is ever unloaded under a request.
 import { createHash } from 'node:crypto';
-import { createReadStream, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createReadStream, readdirSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import type { Engine, Model } from '../engine/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
@@ -104,6 +104,9 @@ class ModelEntry {
   chain: Promise<void> = Promise.resolve();
   busy: Promise<void> | undefined;
   loadError: string | undefined;
+  reserving = 0;
+  /** Version -> fingerprint of files that failed to load: not retried until they change. */
+  readonly failed = new Map<number, string>();
   constructor(
     readonly name: string,
     readonly dir: string,
@@ -166,7 +169,7 @@ export class ModelRepository {
   }
 
   get onDemand(): boolean {
-    return this.controlMode === 'explicit' || this.#options.memoryBudgetBytes !== undefined;
+    return this.#options.memoryBudgetBytes !== undefined;
   }
 
   async #startup(): Promise<void> {
@@ -179,7 +182,13 @@ export class ModelRepository {
     }
     await Promise.all(
       names.map(async (name) => {
-        const entry = this.#entry(name);
+        let entry: ModelEntry;
+        try {
+          entry = this.#entry(name);
+        } catch (err) {
+          this.#log.warn({ model: name, err: (err as Error).message }, 'skipping model');
+          return;
+        }
         entry.required = true;
         await this.#sync(entry).catch(() => undefined); // failures are recorded in the index
       }),
@@ -274,8 +283,13 @@ export class ModelRepository {
     if (budget !== undefined) {
       const needed = this.#diskSize(entry);
       this.#evictFor(needed, budget, entry);
+      entry.reserving = needed;
     }
-    await this.#sync(entry);
+    try {
+      await this.#sync(entry);
+    } finally {
+      entry.reserving = 0;
+    }
   }
 
   #diskSize(entry: ModelEntry): number {
@@ -295,6 +309,7 @@ export class ModelRepository {
   /** Unloads least-recently-used idle on-demand models until `needed` more bytes fit in `budget`. */
   #evictFor(needed: number, budget: number, keep: ModelEntry): void {
     let loaded = this.#loadedBytes();
+    for (const e of this.#entries.values()) if (e !== keep) loaded += e.reserving;
     if (loaded + needed <= budget) return;
     const candidates = [...this.#entries.values()]
       .filter((e) => e !== keep && e.onDemand && !e.required && e.instances.size > 0 && !e.busy)
@@ -323,17 +338,23 @@ export class ModelRepository {
   }
 
   #versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
-    return versionsOnDisk(entry.dir, config.default_model_filename ?? 'model.onnx');
+    const base = realpathSync(this.root);
+    const out = versionsOnDisk(entry.dir, config.default_model_filename ?? 'model.onnx');
+    for (const v of out) {
+      if (!realpathSync(v.path).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
+    }
+    return out;
   }
 
   /** Brings an entry in line with the disk (and its policy). Serialised per model. */
   #sync(entry: ModelEntry): Promise<void> {
     const run = entry.chain.then(() => this.#syncNow(entry));
     entry.chain = run.catch(() => undefined);
-    entry.busy = run.finally(() => {
+    const tracked: Promise<void> = run.finally(() => {
       if (entry.busy === tracked) entry.busy = undefined;
     });
-    const tracked = entry.busy;
+    tracked.catch(() => undefined);
+    entry.busy = tracked;
     return run;
   }
 
@@ -345,6 +366,7 @@ export class ModelRepository {
     } catch (err) {
       // A broken config: whatever serves keeps serving, and the failure shows in the index.
       entry.loadError = (err as Error).message;
+      for (const [v, st] of entry.status) entry.status.set(v, { ...st, reason: `the configuration is invalid; the loaded copy keeps serving: ${entry.loadError}` });
       this.#log.error({ model: entry.name, err: entry.loadError }, 'invalid model configuration');
       this.#hooks.loadFailed?.(entry.name, '', entry.loadError);
       throw err;
@@ -367,8 +389,12 @@ export class ModelRepository {
       const fingerprint = `${disk.fingerprint}#${configPrint}`;
       const current = entry.instances.get(version);
       if (current && current.fingerprint === fingerprint) continue;
+      if (entry.failed.get(version) === fingerprint) {
+        failures.push(`version ${version}: ${entry.status.get(version)?.reason ?? 'failed to load'} (unchanged since)`);
+        continue;
+      }
       try {
-        await this.#loadVersion(entry, disk, config, configPrint, current !== undefined);
+        await this.#loadVersion(entry, disk, config, configPrint, current !== undefined, loaded.file ?? `${entry.name}/config`);
       } catch (err) {
         failures.push(`version ${version}: ${(err as Error).message}`);
       }
@@ -391,7 +417,7 @@ export class ModelRepository {
     if (failures.length) throw new RepositoryError('LOAD_FAILED', `failed to load '${entry.name}': ${failures.join('; ')}`);
   }
 
-  async #loadVersion(entry: ModelEntry, disk: VersionOnDisk, config: ModelConfig, configPrint: string, replacing: boolean): Promise<void> {
+  async #loadVersion(entry: ModelEntry, disk: VersionOnDisk, config: ModelConfig, configPrint: string, replacing: boolean, where: string): Promise<void> {
     const label = String(disk.version);
     const fingerprint = `${disk.fingerprint}#${configPrint}`;
     if (!replacing) this.#setStatus(entry, disk.version, { state: 'LOADING' });
@@ -402,10 +428,11 @@ export class ModelRepository {
       const hashing = hashVersion(dirname(disk.path), configPrint);
       model = await this.#engine.load(disk.path, toLoadOptions(config, this.#options.defaultMaxBatchSize ?? 64));
       contentHash = await hashing;
-      checkAgainstModel(config, `${entry.name}/config`, model.metadata);
+      checkAgainstModel(config, where, model.metadata);
       await runWarmup(model, config.model_warmup, dirname(disk.path));
     } catch (err) {
       if (model) void model.unload();
+      entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
       this.#hooks.loadFailed?.(entry.name, label, reason);
@@ -435,6 +462,7 @@ export class ModelRepository {
       await model.unload();
       return;
     }
+    entry.failed.delete(disk.version);
     // The swap: new requests see the new instance from here on; the old one drains, then unloads.
     const previous = entry.instances.get(disk.version);
     entry.instances.set(disk.version, instance);
@@ -529,6 +557,7 @@ export class ModelRepository {
     const entry = this.#entry(name);
     entry.required = true;
     entry.onDemand = false;
+    entry.failed.clear(); // an explicit load retries what failed
     if (configOverride) entry.override = configOverride;
     await this.#sync(entry);
   }
