@@ -3,15 +3,18 @@
 // parameters), hashed with MurmurHash3 x86_128 in pure JS (the fastest 128-bit option measured on the
 // target machines: see the numbers below) or, on request, SHA-256.
 //
-// Measured on this project's x86-64 dev machine (Xeon with SHA-NI, Node 20.20), whole key including the
-// canonical header, µs per key:                      1 KiB input   64 KiB input
-//   murmur3_x86_128 + check lanes (pure JS, here)      ~0.5          ~27     (~2.4 GB/s)
-//   createHash('sha256'), update per part              ~2.0-2.6      ~37
-//   crypto.hash('sha256') one-shot (needs a concat)    ~1.8-2.3      ~37-44
-//   createHash('sha1') / 'md5'                         ~1.9 / ~2.8   ~32 / ~81
-//   createHash('blake2b512') / 'sha512'                ~2.7 / ~3.4   ~67 / ~91
-// Node's crypto pays ~1.5 µs per call crossing into OpenSSL, so a JS hash wins for small inputs, and
-// with 4 independent 32-bit lanes V8 keeps up with SHA-NI on large ones.
+// Measured on this project's x86-64 dev machine (2-core Xeon with SHA-NI, Node 20.20, tsc output, best
+// of 7 rounds), µs per key; "raw" rows hash a 160-byte header and the data, without building a key:
+//                                                 1 KiB input   64 KiB input
+//   murmur3_x86_128 + check lanes, pure JS (here)      0.93-1.02     18-19   (~3.5 GB/s)
+//   sha256 key (here; crypto.hash one-shot <=16 KiB)   1.29-1.32     34-36
+//   raw createHash('sha256'), update per part          1.83          36.4
+//   raw crypto.hash('sha256') one-shot, data only      1.27          35.6
+//   raw createHash('sha1')                             1.91          31.9    (160-bit, broken: not used)
+//   raw createHash('md5')                              2.72          81.2
+// (Earlier rounds: blake2b512 2.7 / 67, sha512 3.4 / 91, sha3-256 3.7 / 130.) A call into OpenSSL costs
+// ~1 µs, so a JS hash wins on small inputs, and with 8 independent 32-bit lanes per 16-byte block V8
+// outruns SHA-NI on large ones. An L1 hit (key + lookup) costs ~1.4 µs at 1 KiB, ~19 µs at 64 KiB.
 //
 // Collisions. Murmur3 is not collision resistant, so the same pass also runs 4 xxHash32-style lanes
 // (different multipliers, rotations and structure from Murmur's), folded to a 64-bit check that is
@@ -19,8 +22,8 @@
 // as a miss (and counted as a 'collision' error). Accidental collisions then need 128 + 64 bits to
 // agree: negligible. This does NOT make forged collisions infeasible for someone who studies both
 // functions; where clients are untrusted and could poison each other's results, use keyHash 'sha256'
-// (about +1.5 µs per 1 KiB request; no check needed: SHA-256 collisions are infeasible to find).
-import { createHash } from 'node:crypto';
+// (+0.3 µs per 1 KiB request, +17 µs per 64 KiB; no check needed: SHA-256 collisions are infeasible).
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import type { DataType } from '../engine/datatype.js';
 import type { InferInputs, InputTensor } from '../engine/tensor.js';
 
@@ -165,6 +168,7 @@ class Writer {
 }
 
 const writer = new Writer();
+const ONE_SHOT_MAX = 16 * 1024;
 const NO_OUTPUTS = 0xffffffff;
 
 function byteView(data: ArrayBufferView): Uint8Array {
@@ -258,6 +262,14 @@ const CHUNK_BYTES = new Uint8Array(CHUNK.buffer);
 
 /** Mixes `n` words (a multiple of 4) of `w` from word `start`. */
 function blocks(w: Int32Array, start: number, n: number): void {
+  // Local copies: a bundler that turns module constants into `var`s would otherwise make every use in
+  // the loop a context load (measured: 2x slower).
+  const c1 = C1;
+  const c2 = C2;
+  const c3 = C3;
+  const c4 = C4;
+  const p1 = P1;
+  const p2 = P2;
   let h1 = state[0]!;
   let h2 = state[1]!;
   let h3 = state[2]!;
@@ -273,39 +285,39 @@ function blocks(w: Int32Array, start: number, n: number): void {
     let k3 = w[b + 2]! | 0;
     let k4 = w[b + 3]! | 0;
 
-    v1 = (v1 + Math.imul(k1, P2)) | 0;
-    v1 = Math.imul((v1 << 13) | (v1 >>> 19), P1);
-    v2 = (v2 + Math.imul(k2, P2)) | 0;
-    v2 = Math.imul((v2 << 13) | (v2 >>> 19), P1);
-    v3 = (v3 + Math.imul(k3, P2)) | 0;
-    v3 = Math.imul((v3 << 13) | (v3 >>> 19), P1);
-    v4 = (v4 + Math.imul(k4, P2)) | 0;
-    v4 = Math.imul((v4 << 13) | (v4 >>> 19), P1);
+    v1 = (v1 + Math.imul(k1, p2)) | 0;
+    v1 = Math.imul((v1 << 13) | (v1 >>> 19), p1);
+    v2 = (v2 + Math.imul(k2, p2)) | 0;
+    v2 = Math.imul((v2 << 13) | (v2 >>> 19), p1);
+    v3 = (v3 + Math.imul(k3, p2)) | 0;
+    v3 = Math.imul((v3 << 13) | (v3 >>> 19), p1);
+    v4 = (v4 + Math.imul(k4, p2)) | 0;
+    v4 = Math.imul((v4 << 13) | (v4 >>> 19), p1);
 
-    k1 = Math.imul(k1, C1);
+    k1 = Math.imul(k1, c1);
     k1 = (k1 << 15) | (k1 >>> 17);
-    h1 ^= Math.imul(k1, C2);
+    h1 ^= Math.imul(k1, c2);
     h1 = (h1 << 19) | (h1 >>> 13);
     h1 = (h1 + h2) | 0;
     h1 = (Math.imul(h1, 5) + 0x561ccd1b) | 0;
 
-    k2 = Math.imul(k2, C2);
+    k2 = Math.imul(k2, c2);
     k2 = (k2 << 16) | (k2 >>> 16);
-    h2 ^= Math.imul(k2, C3);
+    h2 ^= Math.imul(k2, c3);
     h2 = (h2 << 17) | (h2 >>> 15);
     h2 = (h2 + h3) | 0;
     h2 = (Math.imul(h2, 5) + 0x0bcaa747) | 0;
 
-    k3 = Math.imul(k3, C3);
+    k3 = Math.imul(k3, c3);
     k3 = (k3 << 17) | (k3 >>> 15);
-    h3 ^= Math.imul(k3, C4);
+    h3 ^= Math.imul(k3, c4);
     h3 = (h3 << 15) | (h3 >>> 17);
     h3 = (h3 + h4) | 0;
     h3 = (Math.imul(h3, 5) + 0x96cd1c35) | 0;
 
-    k4 = Math.imul(k4, C4);
+    k4 = Math.imul(k4, c4);
     k4 = (k4 << 18) | (k4 >>> 14);
-    h4 ^= Math.imul(k4, C1);
+    h4 ^= Math.imul(k4, c1);
     h4 = (h4 << 13) | (h4 >>> 19);
     h4 = (h4 + h1) | 0;
     h4 = (Math.imul(h4, 5) + 0x32ac3b17) | 0;
@@ -412,12 +424,20 @@ export function makeKey(parts: CacheKeyParts, hash: KeyHash = 'murmur3'): CacheK
   const data = writeCanonical(parts);
   const header = writer.buf.subarray(0, writer.pos);
   if (hash === 'sha256') {
-    const h = createHash('sha256').update(header);
     let length = header.length;
-    for (const d of data) {
-      h.update(d);
-      length += d.length;
+    for (const d of data) length += d.length;
+    if (length <= ONE_SHOT_MAX) {
+      // Small requests: one crypto.hash() call over a copy beats a Hash object (~0.5 µs saved).
+      let at = writer.pos;
+      writer.reserve(length - at);
+      for (const d of data) {
+        writer.buf.set(d, at);
+        at += d.length;
+      }
+      return new CacheKey(oneShotHash('sha256', writer.buf.subarray(0, length), 'hex'), parts.model, 0, 0, length);
     }
+    const h = createHash('sha256').update(header);
+    for (const d of data) h.update(d);
     return new CacheKey(h.digest('hex'), parts.model, 0, 0, length);
   }
   const r = murmurParts(data.length === 0 ? [header] : [header, ...data]);

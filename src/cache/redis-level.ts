@@ -20,7 +20,8 @@ export type L2ErrorReason = 'timeout' | 'connection' | 'reply' | 'decode' | 'col
 export function classifyRedisError(err: unknown): L2ErrorReason {
   const msg = err instanceof Error ? err.message : String(err);
   if (/timed out|timeout/i.test(msg)) return 'timeout';
-  if (/connection|stream isn't writeable|ECONN|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket|closed/i.test(msg)) return 'connection';
+  // MaxRetriesPerRequestError: a command that was in flight when the connection dropped.
+  if (/connection|stream isn't writeable|max retries|ECONN|EPIPE|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket|closed/i.test(msg)) return 'connection';
   return 'reply';
 }
 
@@ -85,6 +86,7 @@ export class RedisLevel {
       ]);
     } catch (err) {
       if (level.#state !== 'connected') {
+        onError(classifyRedisError(err));
         level.#open(`not reachable at start (${(err as Error).message}); retrying in the background`);
       }
     } finally {

@@ -55,7 +55,11 @@ interface L1Entry {
 }
 
 interface Flight {
-  promise: Promise<CacheResult>;
+  /** What joiners get: a copy taken before the first caller's code can touch the outputs. */
+  shared: Promise<InferOutputs>;
+  check0: number;
+  check1: number;
+  length: number;
 }
 
 interface StatsCell {
@@ -163,18 +167,21 @@ export class ResponseCache {
       }
     }
     const flight = this.#flights.get(key.id);
-    if (flight) {
+    if (flight && flight.check0 === key.check0 && flight.check1 === key.check1 && flight.length === key.length) {
       // Joins the lookup or compute in progress: counted as a miss that ended at L1 (it tried no other
       // level itself).
       const ms = performance.now() - t0;
       if (l1) this.#sink.miss('l1', model, ms / 1000, true);
       else this.#sink.miss('l2', model, 0, true);
       this.#miss(model, ms);
-      return flight.promise.then((r) => ({ outputs: shallowCopy(r.outputs), source: 'coalesced' as const }));
+      return flight.shared.then((outputs) => ({ outputs: shallowCopy(outputs), source: 'coalesced' as const }));
     }
     const ttl = ttlSeconds ?? this.#defaultTtlSeconds;
     const promise = this.#lead(key, model, ttl, compute, t0);
-    const own: Flight = { promise };
+    if (flight) return promise; // same id, different check: a hash collision; not shared, not registered
+    const shared = promise.then((r) => shallowCopy(r.outputs));
+    shared.catch(() => {}); // rejections reach joiners through their own chains
+    const own: Flight = { shared, check0: key.check0, check1: key.check1, length: key.length };
     this.#flights.set(key.id, own);
     const settle = (): void => {
       if (this.#flights.get(key.id) === own) this.#flights.delete(key.id);
@@ -229,7 +236,7 @@ export class ResponseCache {
       if (this.#l1 && !this.#closed) {
         const now = Date.now();
         if (decoded.expiresAt === 0) this.#l1.set(key.id, entry, { size: entrySize(value, entry.outputs) });
-        else if (decoded.expiresAt > now) this.#l1.set(key.id, entry, { size: entrySize(value, entry.outputs), ttl: decoded.expiresAt - now });
+        else if (decoded.expiresAt > now) this.#l1.set(key.id, entry, { size: entrySize(value, entry.outputs), ttl: Math.max(1, Math.round(decoded.expiresAt - now)) });
       }
       return entry;
     } catch (err) {
@@ -240,7 +247,7 @@ export class ResponseCache {
 
   /** Fills L1 and L2 with a computed result; failures are counted, never thrown. */
   #store(key: CacheKey, ttl: number | undefined, outputs: InferOutputs): void {
-    if (this.#closed || (!this.#l1 && !this.#l2)) return;
+    if (this.#closed || (!this.#l1 && !this.#l2?.writable)) return;
     const ttlMs = ttl !== undefined && ttl > 0 ? ttl * 1000 : undefined;
     let value: Buffer;
     try {
