@@ -4,6 +4,7 @@
 // reply (bench/baseline/uws-ceiling.mjs). Models: tiny and mlp; connections 1, 16, 64, 256.
 // Prints a table and writes bench/results/http.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { checkWrk, runWrk, stop, waitReady, type WrkResult } from './wrk.js';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,37 +18,6 @@ const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'tensorgate-uws,tensorgate-node,fa
 const THREADS = process.env.BENCH_INTRA_THREADS ?? '1';
 const ROW: Record<string, number> = { tiny: 16, mlp: 256 };
 
-export interface WrkResult {
-  rps: number;
-  p50_us: number;
-  p90_us: number;
-  p99_us: number;
-  requests: number;
-  errors: number;
-}
-
-function micros(text: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!m) return NaN;
-  return Number(m[1]) * (m[2] === 'us' ? 1 : m[2] === 'ms' ? 1000 : 1e6);
-}
-
-export function parseWrk(out: string): WrkResult {
-  const pct = (p: string) => micros(new RegExp(`^\\s*${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socketErrors = sock ? sock.slice(1).reduce((n, v) => n + Number(v), 0) : 0;
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
-    p50_us: pct('50'),
-    p90_us: pct('90'),
-    p99_us: pct('99'),
-    requests,
-    errors: non2xx + socketErrors,
-  };
-}
-
 function body(model: string): string {
   const n = ROW[model]!;
   const data = Array.from({ length: n }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
@@ -60,30 +30,8 @@ function wrkScript(dir: string, model: string): string {
   return path;
 }
 
-function runWrk(port: number, model: string, connections: number, script: string): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '-s', script, `http://127.0.0.1:${port}/v2/models/${model}/infer`];
-  const r = spawnSync('wrk', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  return parseWrk(r.stdout);
-}
-
-async function waitReady(child: ChildProcess, port: number): Promise<void> {
-  const end = Date.now() + 30_000;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/models/tiny/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body('tiny'),
-      });
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become ready');
+function run(port: number, model: string, connections: number, script: string): WrkResult {
+  return runWrk(`http://127.0.0.1:${port}/v2/models/${model}/infer`, connections, SECONDS, script);
 }
 
 function start(system: string, repo: string, port: number): ChildProcess {
@@ -114,7 +62,7 @@ function start(system: string, repo: string, port: number): ChildProcess {
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian: apt-get install wrk)');
+  checkWrk();
   const build = spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
   if (build.status !== 0) throw new Error('TypeScript build failed');
   const examples = join(ROOT, 'examples', 'models');
@@ -136,17 +84,16 @@ async function main(): Promise<void> {
     port++;
     const child = start(system, repo, port);
     try {
-      await waitReady(child, port);
+      await waitReady(child, `http://127.0.0.1:${port}/v2/models/tiny/infer`, body('tiny'));
       for (const model of MODELS) {
         for (const c of CONNECTIONS) {
-          runWrk(port, model, Math.min(c, 8), scripts[model]!); // warm
-          rows.push({ system, model, connections: c, ...runWrk(port, model, c, scripts[model]!) });
+          run(port, model, Math.min(c, 8), scripts[model]!); // warm
+          rows.push({ system, model, connections: c, ...run(port, model, c, scripts[model]!) });
           console.error(`done: ${system} ${model} c=${c}`);
         }
       }
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stop(child);
     }
   }
   const get = (s: string, m: string, c: number) => rows.find((r) => r.system === s && r.model === m && r.connections === c);

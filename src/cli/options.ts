@@ -37,6 +37,8 @@ export const serveOptionsSchema = z
     modelMemoryBudget: bytes.optional(),
     intraOpThreads: int.min(0).optional(),
     interOpThreads: int.min(0).optional(),
+    /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
+    cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
   })
   .strict();
 
@@ -59,6 +61,7 @@ const FLAGS = {
   'model-memory-budget': { type: 'string' },
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
+  cache: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -80,6 +83,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --model-memory-budget BYTES   on-demand loading with LRU eviction above this size
   --intra-op-threads N          ONNX Runtime's process-wide intra-op pool
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
+  --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
+                                (models opt in with response_cache { enable: true } in their config)
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

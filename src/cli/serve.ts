@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Engine } from '../engine/index.js';
+import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
 import { InferenceServer } from '../server/server.js';
@@ -30,6 +31,17 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   });
   logger.info({ ort: engine.runtime.ortVersion, library: engine.runtime.library }, 'ONNX Runtime loaded');
   const metrics = new ServerMetrics();
+  const cache =
+    options.cache.length > 0
+      ? await ResponseCache.create(parseCacheFlags(options.cache), {
+          sink: {
+            hit: (level, model, seconds) => metrics.cacheHit(level, model, seconds),
+            miss: (level, model, seconds, final) => metrics.cacheMiss(level, model, seconds, final),
+            error: (level, reason) => metrics.cacheError(level, reason),
+          },
+          logger,
+        })
+      : undefined;
   const repository = await ModelRepository.open({
     root: resolve(options.modelRepository),
     engine,
@@ -40,7 +52,12 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     ...(options.modelMemoryBudget !== undefined ? { memoryBudgetBytes: options.modelMemoryBudget } : {}),
     logger,
     hooks: {
-      served: (i) => metrics.trackModel(i.name, i.versionLabel, i.model),
+      served: (i) => {
+        metrics.trackModel(i.name, i.versionLabel, i.model);
+        if (i.modelConfig.response_cache?.enable && !cache) {
+          logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
+        }
+      },
       retired: (i) => {
         if (!repository.served(i.name, i.versionLabel).length) metrics.untrackModel(i.name, i.versionLabel);
       },
@@ -57,6 +74,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
     ...(options.adminToken ? { adminToken: options.adminToken } : {}),
+    ...(cache ? { cache } : {}),
     version: packageVersion(),
   });
   const port = await server.listen();

@@ -249,7 +249,7 @@ export class ModelRepository {
   async #acquireSlow(name: string, version?: string): Promise<ServedInstance> {
     checkModelName(name);
     if (version !== undefined && !/^\d+$/.test(version)) {
-      throw new RepositoryError('INVALID', `invalid version '${version}' of model '${name}': versions are non-negative integers`);
+      throw new RepositoryError('NOT_FOUND', `model '${name}' has no version '${version}': versions are non-negative integers`);
     }
     if (this.#closed) throw new RepositoryError('UNAVAILABLE', 'the server is shutting down');
     let entry = this.#entries.get(name);

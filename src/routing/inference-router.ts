@@ -1,7 +1,8 @@
 // Where an inference request goes: the model instance that serves it (a lease from the repository),
-// through the response cache when the model enables it (later), into the engine. The one place to
-// add traffic splitting (canary, shadow, bandits) later.
+// through the response cache when the model enables it (response_cache { enable }), into the engine.
+// The one place to add traffic splitting (canary, shadow, bandits) later.
 import type { AbortSignalLike, InferInputs, InferOutputs } from '../engine/index.js';
+import type { ResponseCache } from '../cache/index.js';
 import type { ModelRepository, ServedInstance } from '../repository/repository.js';
 
 export interface RouteRequest {
@@ -14,9 +15,20 @@ export interface RouteRequest {
 
 export class InferenceRouter {
   readonly #repository: ModelRepository;
+  readonly #cache: ResponseCache | undefined;
 
-  constructor(repository: ModelRepository) {
+  constructor(repository: ModelRepository, cache?: ResponseCache) {
     this.#repository = repository;
+    this.#cache = cache;
+  }
+
+  get cache(): ResponseCache | undefined {
+    return this.#cache;
+  }
+
+  /** Whether responses of this instance go through the cache. */
+  caches(target: ServedInstance): boolean {
+    return this.#cache !== undefined && target.modelConfig.response_cache?.enable === true;
   }
 
   /** The instance to serve `name`/`version`, leased: pass it to release() when done. */
@@ -29,6 +41,22 @@ export class InferenceRouter {
   }
 
   infer(target: ServedInstance, request: RouteRequest): Promise<InferOutputs> {
-    return target.model.infer(request.inputs, request);
+    const cache = this.#cache;
+    if (cache === undefined || target.modelConfig.response_cache?.enable !== true) {
+      return target.model.infer(request.inputs, request);
+    }
+    // The key names the exact model bytes (contentHash), so a swapped version never serves the
+    // previous one's entries, here or on another replica sharing the Redis tier.
+    const key = cache.key({
+      model: target.name,
+      version: target.versionLabel,
+      contentHash: target.contentHash,
+      inputs: request.inputs,
+      outputs: request.outputs,
+    });
+    // A shared computation must not die with the first requester's connection: no abort signal.
+    const compute = () =>
+      target.model.infer(request.inputs, { outputs: request.outputs, priority: request.priority, timeoutUs: request.timeoutUs });
+    return cache.getOrCompute(key, target.name, target.modelConfig.response_cache.ttl_s, compute).then((r) => r.outputs);
   }
 }

@@ -1,14 +1,16 @@
 // node:http transport: the fallback when uWebSockets.js cannot load, and --http-engine node.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { ClientAbort } from './client-abort.js';
-import { bodyTooLarge, type IncomingRequest, type OutgoingResponse, type Transport, type TransportOptions } from './transport.js';
+import { bodyTooLarge, waitFor, type IncomingRequest, type OutgoingResponse, type Transport, type TransportOptions } from './transport.js';
 
 export class NodeTransport implements Transport {
   readonly kind = 'node' as const;
   readonly #options: TransportOptions;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** Requests dispatched whose response is not sent yet, plus responses not yet fully flushed. */
+  #writing = 0;
 
   constructor(options: TransportOptions) {
     this.#options = options;
@@ -35,12 +37,24 @@ export class NodeTransport implements Transport {
     });
   }
 
+  // Only the listening socket: http.Server#close() would also destroy "idle" connections, and Node
+  // counts a connection as idle once res.end() was called, even with megabytes still unflushed.
   stopAccepting(): void {
-    this.#server.close();
+    if (this.#server.listening) NetServer.prototype.close.call(this.#server);
   }
 
-  async close(): Promise<void> {
-    this.#server.close();
+  async close(timeoutMs: number): Promise<void> {
+    this.stopAccepting();
+    // A finished response may still sit in its socket's userland buffer: wait for those bytes to
+    // reach the kernel, then end the sockets (FIN after the data), and destroy stragglers last.
+    const unflushed = () => {
+      let n = this.#writing;
+      for (const s of this.#sockets) if (s.writableLength > 0) n++;
+      return n;
+    };
+    await waitFor(unflushed, timeoutMs);
+    for (const socket of this.#sockets) socket.end();
+    await waitFor(() => this.#sockets.size, 1000);
     for (const socket of this.#sockets) socket.destroy();
   }
 
@@ -88,6 +102,7 @@ export class NodeTransport implements Transport {
         headers: req.headers as Record<string, string>,
         body,
       };
+      this.#writing++; // until the response is handed over (then #send counts it until flushed)
       Promise.resolve()
         .then(() => this.#options.handler(request, controller))
         .then(
@@ -97,7 +112,8 @@ export class NodeTransport implements Transport {
           () => {
             if (!controller.aborted) this.#send(res, { status: 500, body: '{"error":"internal error"}' });
           },
-        );
+        )
+        .finally(() => this.#writing--);
     });
     req.once('error', () => controller.abort());
   }
@@ -107,12 +123,15 @@ export class NodeTransport implements Transport {
     const body = response.body;
     const headers: Record<string, string | number> = { ...response.headers };
     if (response.close) headers.connection = 'close';
+    this.#writing++;
+    res.once('close', () => this.#writing--); // after 'finish', or when the socket dies
     if (Array.isArray(body)) {
       headers['content-length'] = body.reduce((n, b) => n + b.length, 0);
       res.writeHead(response.status, headers);
       for (const chunk of body) res.write(chunk);
       res.end();
     } else {
+      headers['content-length'] = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       res.writeHead(response.status, headers);
       res.end(body);
     }

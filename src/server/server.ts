@@ -2,6 +2,7 @@
 // and response compression, admin-token protection of the repository API, metrics, and graceful
 // shutdown (readiness 503, stop accepting, finish in-flight work, close).
 import { timingSafeEqual } from 'node:crypto';
+import type { ResponseCache } from '../cache/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorBody, errorMessage, httpStatusFor, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad } from '../protocol/infer-request.js';
@@ -34,6 +35,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** When set, the repository API needs `Authorization: Bearer <token>`. */
   adminToken?: string;
+  /** The response cache (--cache), used by models whose config enables response_cache. */
+  cache?: ResponseCache;
   version: string;
 }
 
@@ -58,7 +61,7 @@ export class InferenceServer {
     this.#log = options.logger;
     this.#ctx = {
       repository: options.repository,
-      router: new InferenceRouter(options.repository),
+      router: new InferenceRouter(options.repository, options.cache),
       version: options.version,
       ready: () => !this.#draining,
     };
@@ -109,8 +112,10 @@ export class InferenceServer {
       };
     });
     if (!drained) this.#log.warn({ inflight: this.#inflight }, 'shutdown timeout: closing with requests in flight');
+    // Responses still being written (large bodies under backpressure) finish before connections close.
+    await this.#transport.close(Math.max(1000, timeoutMs / 2));
     await Promise.race([this.#repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
-    await this.#transport.close();
+    await this.#options.cache?.close();
     return drained;
   }
 
@@ -126,17 +131,26 @@ export class InferenceServer {
     } catch (err) {
       result = this.#errorResponse(err, match);
     }
-    if (result instanceof Promise) {
-      return result.then(
-        (response) => this.#finish(req, match, response, started),
-        (err: unknown) => this.#finish(req, match, this.#errorResponse(err, match), started),
-      );
+    const final =
+      result instanceof Promise
+        ? result.then(
+            (response) => this.#finish(req, match, response, started),
+            (err: unknown) => this.#finish(req, match, this.#errorResponse(err, match), started),
+          )
+        : this.#finish(req, match, result, started);
+    // A request counts as in flight until its final response (compressed or not) goes to the transport.
+    if (final instanceof Promise) {
+      return final.finally(() => this.#done());
     }
-    return this.#finish(req, match, result, started);
+    this.#done();
+    return final;
+  }
+
+  #done(): void {
+    if (--this.#inflight === 0 && this.#idle) this.#idle();
   }
 
   #finish(req: IncomingRequest, match: RouteMatch | null, response: OutgoingResponse, started: number): Promise<OutgoingResponse> | OutgoingResponse {
-    if (--this.#inflight === 0 && this.#idle) this.#idle();
     if (this.#draining) response.close = true; // no more requests on this connection
     this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
     const encoding = response.body === undefined ? undefined : acceptedEncoding(req.headers['accept-encoding']);

@@ -3,6 +3,16 @@
 import { STATUS_CODES } from 'node:http';
 import type { ClientAbort } from './client-abort.js';
 
+/** Resolves when `count()` reaches 0 or after `timeoutMs`. */
+export async function waitFor(count: () => number, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (count() > 0) {
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
 export interface IncomingRequest {
   /** Upper-case method. */
   method: string;
@@ -44,8 +54,11 @@ export interface Transport {
   listen(): Promise<number>;
   /** Closes the listening socket: new connections are refused, open ones continue. */
   stopAccepting(): void;
-  /** Closes every connection (after the server has drained its requests). */
-  close(): Promise<void>;
+  /**
+   * Waits (up to `timeoutMs`) until every response handed to the transport is fully written, then
+   * closes every connection.
+   */
+  close(timeoutMs: number): Promise<void>;
 }
 
 export function statusLine(status: number): string {

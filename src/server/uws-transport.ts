@@ -8,6 +8,7 @@ import {
   bodyTooLarge,
   statusLine,
   toBuffer,
+  waitFor,
   type IncomingRequest,
   type OutgoingResponse,
   type Transport,
@@ -22,6 +23,10 @@ interface UwsResponse {
   writeStatus(status: string): UwsResponse;
   writeHeader(key: string, value: string): UwsResponse;
   end(body?: Uint8Array | string, closeConnection?: boolean): UwsResponse;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsResponse;
+  tryEnd(body: Uint8Array, totalSize: number): [boolean, boolean];
+  getWriteOffset(): number;
+  onWritable(handler: (offset: number) => boolean): UwsResponse;
   close(): UwsResponse;
 }
 interface UwsRequest {
@@ -50,7 +55,11 @@ export function loadUws(): Uws {
 interface Pending {
   aborted: boolean;
   res: UwsResponse;
+  head: boolean;
 }
+
+/** Bodies declared larger than this are not pre-allocated in full before their bytes arrive. */
+const MAX_PREALLOCATION = 1 << 20;
 
 export class UwsTransport implements Transport {
   readonly kind = 'uws' as const;
@@ -59,6 +68,8 @@ export class UwsTransport implements Transport {
   readonly #app: UwsApp;
   #listenSocket: unknown;
   readonly #open = new Set<Pending>();
+  /** Responses whose bytes are still being written (backpressure). */
+  readonly #writing = new Set<Pending>();
 
   constructor(options: TransportOptions, uws: Uws = loadUws()) {
     this.#uws = uws;
@@ -86,8 +97,10 @@ export class UwsTransport implements Transport {
     }
   }
 
-  async close(): Promise<void> {
+  async close(timeoutMs: number): Promise<void> {
     this.stopAccepting();
+    // Requests whose response is on its way (#open) and responses still being written (#writing).
+    await waitFor(() => this.#open.size + this.#writing.size, timeoutMs);
     for (const p of this.#open) if (!p.aborted) p.res.close();
     this.#app.close?.();
   }
@@ -104,18 +117,19 @@ export class UwsTransport implements Transport {
       headers,
       body: EMPTY,
     };
-    const pending: Pending = { aborted: false, res };
+    const pending: Pending = { aborted: false, res, head: request.method === 'HEAD' };
     const controller = new ClientAbort();
     res.onAborted(() => {
       pending.aborted = true;
       this.#open.delete(pending);
+      this.#writing.delete(pending);
       controller.abort();
     });
     const limit = this.#options.maxBodyBytes;
     const lengthHeader = headers['content-length'];
     const declared = lengthHeader === undefined ? -1 : Number(lengthHeader);
     if (declared > limit) {
-      this.#respond(pending, bodyTooLarge(limit));
+      this.#refuse(pending, bodyTooLarge(limit));
       return;
     }
     const hasBody = declared > 0 || (declared < 0 && headers['transfer-encoding'] !== undefined);
@@ -126,7 +140,7 @@ export class UwsTransport implements Transport {
     // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
     // callback returns, so they are always copied.
     const pad = this.#options.bodyPad?.(headers) ?? 0;
-    let body = Buffer.allocUnsafe(pad + (declared > 0 ? declared : 16 * 1024));
+    let body = Buffer.allocUnsafe(pad + (declared > 0 ? Math.min(declared, MAX_PREALLOCATION) : 16 * 1024));
     let used = pad;
     let refused = false;
     res.onData((chunk, isLast) => {
@@ -134,7 +148,7 @@ export class UwsTransport implements Transport {
       const bytes = new Uint8Array(chunk);
       if (used - pad + bytes.length > limit) {
         refused = true;
-        this.#respond(pending, bodyTooLarge(limit));
+        this.#refuse(pending, bodyTooLarge(limit));
         return;
       }
       if (used + bytes.length > body.length) {
@@ -172,13 +186,47 @@ export class UwsTransport implements Transport {
   #respond(pending: Pending, response: OutgoingResponse): void {
     this.#open.delete(pending);
     if (pending.aborted) return;
-    pending.aborted = true; // a uWS response may be ended once
     const res = pending.res;
     const body = toBuffer(response.body);
     res.cork(() => {
       res.writeStatus(statusLine(response.status));
       if (response.headers) for (const k in response.headers) res.writeHeader(k, response.headers[k]!);
-      res.end(body, response.close === true);
+      // On shutdown the client is told to close; the transport closes what is left once every
+      // tracked response is fully written (close()), so no response is cut.
+      if (response.close) res.writeHeader('connection', 'close');
+      if (pending.head) {
+        res.endWithoutBody(body.length);
+      } else {
+        this.#write(pending, body);
+      }
+    });
+  }
+
+  /** Answers without reading the request body, and closes the connection after the answer. */
+  #refuse(pending: Pending, response: OutgoingResponse): void {
+    this.#open.delete(pending);
+    if (pending.aborted) return;
+    pending.aborted = true;
+    const res = pending.res;
+    res.cork(() => {
+      res.writeStatus(statusLine(response.status));
+      if (response.headers) for (const k in response.headers) res.writeHeader(k, response.headers[k]!);
+      res.end(toBuffer(response.body), true);
+    });
+  }
+
+  // tryEnd + onWritable: a large body under backpressure is tracked until its last byte is written,
+  // so shutdown does not cut it off.
+  #write(pending: Pending, body: Buffer): void {
+    const res = pending.res;
+    const start = res.getWriteOffset();
+    const [ok, done] = res.tryEnd(body, body.length);
+    if (done || ok) return;
+    this.#writing.add(pending);
+    res.onWritable((offset) => {
+      const [sent, finished] = res.tryEnd(body.subarray(offset - start), body.length);
+      if (finished) this.#writing.delete(pending);
+      return sent;
     });
   }
 }

@@ -90,7 +90,7 @@ export async function handleInfer(ctx: HandlerContext, m: RouteMatch, req: Incom
 export function handleModelMetadata(ctx: HandlerContext, m: RouteMatch): OutgoingResponse {
   const served = servedOrThrow(ctx, m);
   const head = served[0]!;
-  const versions = m.version !== undefined ? [m.version] : served.map((s) => s.versionLabel);
+  const versions = served.map((s) => s.versionLabel);
   return json(200, modelMetadata(m.model!, versions, head.model.metadata.inputs, head.model.metadata.outputs));
 }
 
@@ -106,9 +106,17 @@ export function handleModelConfig(ctx: HandlerContext, m: RouteMatch): OutgoingR
 
 export function handleStats(ctx: HandlerContext, m: RouteMatch): OutgoingResponse {
   const instances = m.model === undefined ? ctx.repository.allServed() : servedOrThrow(ctx, m);
+  const cache = ctx.router.cache;
   return json(
     200,
-    modelStatistics(instances.map((i) => ({ name: i.name, version: i.versionLabel, stats: i.model.stats() }))),
+    modelStatistics(
+      instances.map((i) => ({
+        name: i.name,
+        version: i.versionLabel,
+        stats: i.model.stats(),
+        ...(cache && ctx.router.caches(i) ? { cache: cache.modelStats(i.name) } : {}),
+      })),
+    ),
   );
 }
 
