@@ -79,12 +79,12 @@ describe('model names and paths', () => {
     });
   }
 
-  it('refuses a version that is not a non-negative integer', async () => {
+  it('finds no version that is not a non-negative integer (NOT_FOUND, never a path)', async () => {
     await repo.load('a');
     for (const version of ['../1', '-1', '1.0', 'latest', '']) {
       const err = await caught(() => repo.acquire('a', version));
-      expect(err.code, version).toBe('INVALID');
-      expect(err.message).toBe(`invalid version '${version}' of model 'a': versions are non-negative integers`);
+      expect(err.code, version).toBe('NOT_FOUND');
+      expect(err.message).toBe(`model 'a' has no version '${version}': versions are non-negative integers`);
     }
   });
 

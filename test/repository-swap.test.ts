@@ -285,7 +285,7 @@ describe('version policy', () => {
         expect(err.message).toBe(`model 'm' has no served version ${version} (served: 1)`);
       }
       const bad = await caught(() => repo.acquire('m', 'latest'));
-      expect(bad.code).toBe('INVALID');
+      expect(bad.code).toBe('NOT_FOUND');
 
       putConfig(dirs.root, 'm', { version_policy: { latest: { num_versions: 2 } } });
       await repo.poll();
