@@ -152,7 +152,14 @@ export class ResponseCache {
    * one compute: the first caller's result (or failure: failures are not cached) goes to all.
    * `ttlSeconds` (or the Redis default TTL) bounds the entry's life at both levels; none: LRU only.
    */
-  getOrCompute(key: CacheKey, model: string, ttlSeconds: number | undefined, compute: () => Promise<InferOutputs>): Promise<CacheResult> {
+  getOrCompute(
+    key: CacheKey,
+    model: string,
+    ttlSeconds: number | undefined,
+    compute: () => Promise<InferOutputs>,
+    /** Where modelStats() counts this lookup (default `model`; the server uses model and version). */
+    statsKey: string = model,
+  ): Promise<CacheResult> {
     const t0 = performance.now();
     const l1 = this.#l1;
     if (l1) {
@@ -160,7 +167,7 @@ export class ResponseCache {
       if (entry !== undefined) {
         if (entry.check0 === key.check0 && entry.check1 === key.check1 && entry.length === key.length) {
           const dt = performance.now() - t0;
-          this.#hit('l1', model, dt);
+          this.#hit('l1', model, statsKey, dt);
           return Promise.resolve({ outputs: shallowCopy(entry.outputs), source: 'l1' });
         }
         this.#sink.error('l1', 'collision');
@@ -168,16 +175,21 @@ export class ResponseCache {
     }
     const flight = this.#flights.get(key.id);
     if (flight && flight.check0 === key.check0 && flight.check1 === key.check1 && flight.length === key.length) {
-      // Joins the lookup or compute in progress: counted as a miss that ended at L1 (it tried no other
-      // level itself).
+      // Joins the lookup or compute in progress. For the level metrics it is a miss that ended at L1
+      // (it tried no other level itself); for the model's statistics it is served without running
+      // the model, like a hit (Triton counts hits as successes; a joiner that succeeds must count).
       const ms = performance.now() - t0;
       if (l1) this.#sink.miss('l1', model, ms / 1000, true);
       else this.#sink.miss('l2', model, 0, true);
-      this.#miss(model, ms);
-      return flight.shared.then((outputs) => ({ outputs: shallowCopy(outputs), source: 'coalesced' as const }));
+      return flight.shared.then((outputs) => {
+        const s = this.#cell(statsKey);
+        s.hitCount++;
+        s.hitNs += Math.round((performance.now() - t0) * 1e6);
+        return { outputs: shallowCopy(outputs), source: 'coalesced' as const };
+      });
     }
     const ttl = ttlSeconds ?? this.#defaultTtlSeconds;
-    const promise = this.#lead(key, model, ttl, compute, t0);
+    const promise = this.#lead(key, model, statsKey, ttl, compute, t0);
     if (flight) return promise; // same id, different check: a hash collision; not shared, not registered
     const shared = promise.then((r) => shallowCopy(r.outputs));
     shared.catch(() => {}); // rejections reach joiners through their own chains
@@ -191,7 +203,14 @@ export class ResponseCache {
   }
 
   /** The first caller for a key: L2, then compute. Registered as the flight before its first await. */
-  async #lead(key: CacheKey, model: string, ttl: number | undefined, compute: () => Promise<InferOutputs>, t0: number): Promise<CacheResult> {
+  async #lead(
+    key: CacheKey,
+    model: string,
+    statsKey: string,
+    ttl: number | undefined,
+    compute: () => Promise<InferOutputs>,
+    t0: number,
+  ): Promise<CacheResult> {
     const l2 = !this.#closed && this.#l2 && this.#l2.tryAcquire() ? this.#l2 : undefined;
     if (this.#l1) this.#sink.miss('l1', model, (performance.now() - t0) / 1000, l2 === undefined);
     else if (!l2) this.#sink.miss('l2', model, 0, true); // L2 skipped (circuit open): still one final miss
@@ -201,7 +220,7 @@ export class ResponseCache {
       const found = await this.#l2Get(l2, key);
       const dt = performance.now() - t1;
       if (found) {
-        this.#hit('l2', model, performance.now() - t0, dt);
+        this.#hit('l2', model, statsKey, performance.now() - t0, dt);
         return { outputs: shallowCopy(found.outputs), source: 'l2' };
       }
       this.#sink.miss('l2', model, dt / 1000, true);
@@ -210,7 +229,7 @@ export class ResponseCache {
     const outputs = await compute();
     const t2 = performance.now();
     this.#store(key, ttl, outputs);
-    this.#miss(model, lookupMs + (performance.now() - t2));
+    this.#miss(statsKey, lookupMs + (performance.now() - t2));
     return { outputs, source: 'compute' };
   }
 
@@ -293,8 +312,8 @@ export class ResponseCache {
   }
 
   /** `totalMs`: the whole lookup (Triton's cache_hit duration); `levelMs`: this level's, for the sink. */
-  #hit(level: CacheLevel, model: string, totalMs: number, levelMs = totalMs): void {
-    const s = this.#cell(model);
+  #hit(level: CacheLevel, model: string, statsKey: string, totalMs: number, levelMs = totalMs): void {
+    const s = this.#cell(statsKey);
     s.hitCount++;
     s.hitNs += Math.round(totalMs * 1e6);
     this.#sink.hit(level, model, levelMs / 1000);

@@ -42,7 +42,9 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
           logger,
         })
       : undefined;
-  const repository = await ModelRepository.open({
+  let repository: ModelRepository;
+  try {
+    repository = await ModelRepository.open({
     root: resolve(options.modelRepository),
     engine,
     controlMode: options.modelControlMode,
@@ -64,7 +66,11 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
       state: (name, version, state) => metrics.setModelState(name, version, state),
       loadFailed: (name, version) => metrics.modelLoadFailed(name, version),
     },
-  });
+    });
+  } catch (err) {
+    await cache?.close(); // do not leave a Redis connection behind
+    throw err;
+  }
   const server = new InferenceServer({
     repository,
     metrics,

@@ -1,7 +1,7 @@
 // Where an inference request goes: the model instance that serves it (a lease from the repository),
 // through the response cache when the model enables it (response_cache { enable }), into the engine.
 // The one place to add traffic splitting (canary, shadow, bandits) later.
-import type { AbortSignalLike, InferInputs, InferOutputs } from '../engine/index.js';
+import { TensorgateError, type AbortSignalLike, type InferInputs, type InferOutputs } from '../engine/index.js';
 import type { ResponseCache } from '../cache/index.js';
 import type { ModelRepository, ServedInstance } from '../repository/repository.js';
 
@@ -54,9 +54,30 @@ export class InferenceRouter {
       inputs: request.inputs,
       outputs: request.outputs,
     });
-    // A shared computation must not die with the first requester's connection: no abort signal.
-    const compute = () =>
-      target.model.infer(request.inputs, { outputs: request.outputs, priority: request.priority, timeoutUs: request.timeoutUs });
-    return cache.getOrCompute(key, target.name, target.modelConfig.response_cache.ttl_s, compute).then((r) => r.outputs);
+    // Identical concurrent requests share one computation, so it carries no one's abort signal or
+    // timeout (one client's disconnect or deadline must not fail the others); each request's own
+    // timeout bounds its own wait instead.
+    const compute = () => target.model.infer(request.inputs, { outputs: request.outputs, priority: request.priority });
+    const statsKey = `${target.name}\0${target.versionLabel}`;
+    const result = cache
+      .getOrCompute(key, target.name, target.modelConfig.response_cache.ttl_s, compute, statsKey)
+      .then((r) => r.outputs);
+    return request.timeoutUs ? withTimeout(result, request.timeoutUs) : result;
   }
+
+  /** The cache counters of one served version (Triton's cache_hit / cache_miss). */
+  cacheStats(target: ServedInstance): ReturnType<ResponseCache['modelStats']> | undefined {
+    return this.caches(target) ? this.#cache!.modelStats(`${target.name}\0${target.versionLabel}`) : undefined;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutUs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TensorgateError('TIMEOUT', 'request timed out waiting for a shared computation of the same input')),
+      Math.max(1, timeoutUs / 1000),
+    );
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }

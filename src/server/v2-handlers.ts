@@ -106,16 +106,13 @@ export function handleModelConfig(ctx: HandlerContext, m: RouteMatch): OutgoingR
 
 export function handleStats(ctx: HandlerContext, m: RouteMatch): OutgoingResponse {
   const instances = m.model === undefined ? ctx.repository.allServed() : servedOrThrow(ctx, m);
-  const cache = ctx.router.cache;
   return json(
     200,
     modelStatistics(
-      instances.map((i) => ({
-        name: i.name,
-        version: i.versionLabel,
-        stats: i.model.stats(),
-        ...(cache && ctx.router.caches(i) ? { cache: cache.modelStats(i.name) } : {}),
-      })),
+      instances.map((i) => {
+        const cache = ctx.router.cacheStats(i);
+        return { name: i.name, version: i.versionLabel, stats: i.model.stats(), ...(cache ? { cache } : {}) };
+      }),
     ),
   );
 }
