@@ -168,7 +168,7 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
   Request& head = *batch.front();
   const int64_t t_input = NowNs();
   try {
-    Ort::MemoryInfo cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+    const Ort::MemoryInfo& cpu = cpu_memory_;
     Ort::AllocatorWithDefaultOptions allocator;
     std::vector<Ort::Value> inputs;
     inputs.reserve(info.inputs.size());
@@ -210,11 +210,13 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
       inputs.push_back(Ort::Value::CreateTensor(cpu, data, bytes, shape.data(), shape.size(), type));
     }
 
-    // Every output any request of the batch asked for.
-    std::vector<int> wanted;
-    for (Request* r : batch) wanted.insert(wanted.end(), r->outputs.begin(), r->outputs.end());
-    std::sort(wanted.begin(), wanted.end());
-    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    // Every output any request of the batch asked for (a single request's list is already sorted).
+    std::vector<int> wanted(head.outputs);
+    if (!single) {
+      for (size_t k = 1; k < batch.size(); ++k) wanted.insert(wanted.end(), batch[k]->outputs.begin(), batch[k]->outputs.end());
+      std::sort(wanted.begin(), wanted.end());
+      wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    }
     std::vector<const char*> output_names;
     for (int o : wanted) output_names.push_back(session_->output_names[o]);
 

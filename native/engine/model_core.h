@@ -58,6 +58,7 @@ class ModelCore {
   std::shared_ptr<Runtime> runtime_;
   std::unique_ptr<LoadedSession> session_;
   const BatchingConfig batching_;
+  const Ort::MemoryInfo cpu_memory_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   ModelStats stats_;
   std::atomic<bool> accepting_{true};
   std::unique_ptr<Scheduler> scheduler_;

@@ -79,9 +79,9 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   throw MakeError(env, "INVALID_ARGUMENT", message);
 }
 
-std::vector<int64_t> ReadShape(Napi::Env env, const TensorInfo& t, const double* dims) {
+void ReadShape(Napi::Env env, const TensorInfo& t, const double* dims, std::vector<int64_t>& shape) {
   // The rank was checked by the TypeScript layer; dims come through the model's shape mailbox.
-  std::vector<int64_t> shape(t.shape.size());
+  shape.resize(t.shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
     const double x = dims[d];
     if (!(x >= 0) || x != std::floor(x) || x > 9.007199254740991e15) {
@@ -96,7 +96,6 @@ std::vector<int64_t> ReadShape(Napi::Env env, const TensorInfo& t, const double*
                        " (dim " + std::to_string(d) + " must be " + std::to_string(t.shape[d]) + ")");
     }
   }
-  return shape;
 }
 
 uint64_t ElementsOf(const std::vector<int64_t>& shape) {
@@ -145,7 +144,7 @@ void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_
   for (size_t i = 0; i < n; ++i) {
     const TensorInfo& t = info.inputs[i];
     InputData& in = request.inputs[i];
-    in.shape = ReadShape(env, t, dims);
+    ReadShape(env, t, dims, in.shape);
     dims += t.shape.size();
     const uint64_t expected = ElementsOf(in.shape);
     Napi::Value value(env, datas[i]);

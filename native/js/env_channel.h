@@ -31,7 +31,11 @@ struct JsRequest : Request {
 
   void Reset() {
     core.reset();
-    inputs.clear();
+    for (InputData& in : inputs) {  // keep the vectors' capacity for the next request
+      in.data = nullptr;
+      in.bytes = 0;
+      in.strings.clear();
+    }
     outputs.clear();
     results.clear();
     status = Status::Ok();

@@ -237,9 +237,15 @@ Napi::Value ModelWrap::Submit(const Napi::CallbackInfo& info) {
   EnvChannel& channel = *AddonData::Get(env)->channel;
   JsRequest* request = channel.Acquire();
   try {
-    std::vector<napi_value> datas(n_inputs);
+    napi_value inline_datas[8];
+    std::vector<napi_value> more;
+    napi_value* datas = inline_datas;
+    if (n_inputs > 8) {
+      more.resize(n_inputs);
+      datas = more.data();
+    }
     for (size_t i = 0; i < n_inputs; ++i) datas[i] = info[5 + i];
-    ReadInputs(env, model, batching.Batches(), batching.max_batch_size, shapes_, datas.data(), *request);
+    ReadInputs(env, model, batching.Batches(), batching.max_batch_size, shapes_, datas, *request);
     if (info[3].IsTypedArray()) {
       Napi::Int32Array outs = info[3].As<Napi::Int32Array>();
       request->outputs.assign(outs.Data(), outs.Data() + outs.ElementLength());
