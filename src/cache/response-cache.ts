@@ -9,6 +9,7 @@
 // outputs are views on those). L2 hits are copied into a standalone 8-aligned Buffer before they fill
 // L1 (ioredis may hand out a slice of a larger socket buffer).
 import { LRUCache } from 'lru-cache';
+import { ReplyTier, type CachedReply, type ReplyKey, type ReplyKeyParts } from './reply-tier.js';
 import type { InferOutputs, OutputTensor } from '../engine/tensor.js';
 import { CodecError, decodeValue, encodeValue, entrySize } from './codec.js';
 import type { CacheConfig } from './config.js';
@@ -102,6 +103,7 @@ export class ResponseCache {
   readonly #keyPrefix: string;
   readonly #keyHash: KeyHash;
   readonly #flights = new Map<string, Flight>();
+  readonly #replies: ReplyTier | undefined;
   readonly #stats = new Map<string, StatsCell>();
   #closed = false;
 
@@ -115,7 +117,27 @@ export class ResponseCache {
     const size = config.local?.sizeBytes;
     if (size !== undefined && size > 0) {
       this.#l1 = new LRUCache<string, L1Entry>({ maxSize: Math.floor(size) });
+      // Encoded replies get a quarter of the local budget on top (see reply-tier.ts).
+      this.#replies = new ReplyTier(size / 4);
     }
+  }
+
+  /** The wire-bytes key of a request, when the local level is on (else undefined). */
+  replyKey(parts: ReplyKeyParts): ReplyKey | undefined {
+    return this.#replies?.key(parts);
+  }
+
+  /** A stored reply for exactly these request bytes: counted as an L1 hit. */
+  reply(key: ReplyKey, model: string, statsKey: string = model): CachedReply | undefined {
+    const t0 = performance.now();
+    const found = this.#replies?.get(key);
+    if (found) this.#hit('l1', model, statsKey, performance.now() - t0);
+    return found;
+  }
+
+  /** Remembers the encoded reply to a request (successful ones only: the caller decides). */
+  storeReply(key: ReplyKey, reply: CachedReply, ttlSeconds: number | undefined): void {
+    if (!this.#closed) this.#replies?.set(key, reply, ttlSeconds ?? this.#defaultTtlSeconds);
   }
 
   static async create(config: CacheConfig, options: ResponseCacheOptions = {}): Promise<ResponseCache> {
@@ -331,6 +353,7 @@ export class ResponseCache {
     if (this.#closed) return;
     this.#closed = true;
     this.#l1?.clear();
+    this.#replies?.clear();
     await this.#l2?.close();
   }
 }

@@ -2,7 +2,7 @@
 // through the response cache when the model enables it (response_cache { enable }), into the engine.
 // The one place to add traffic splitting (canary, shadow, bandits) later.
 import { TensorgateError, type AbortSignalLike, type InferInputs, type InferOutputs } from '../engine/index.js';
-import type { ResponseCache } from '../cache/index.js';
+import type { CachedReply, ReplyKey, ResponseCache } from '../cache/index.js';
 import type { ModelRepository, ServedInstance } from '../repository/repository.js';
 
 export interface RouteRequest {
@@ -63,6 +63,23 @@ export class InferenceRouter {
       .getOrCompute(key, target.name, target.modelConfig.response_cache.ttl_s, compute, statsKey)
       .then((r) => r.outputs);
     return request.timeoutUs ? withTimeout(result, request.timeoutUs) : result;
+  }
+
+  /**
+   * A reply already sent for exactly these request bytes (same model version and binary layout), or
+   * the key to remember this request's reply under: see src/cache/reply-tier.ts.
+   */
+  cachedReply(target: ServedInstance, headerLength: string | undefined, body: Uint8Array): { reply?: CachedReply; key?: ReplyKey } {
+    if (!this.caches(target)) return {};
+    const cache = this.#cache!;
+    const key = cache.replyKey({ model: target.name, version: target.versionLabel, contentHash: target.contentHash, headerLength, body });
+    if (key === undefined) return {};
+    const reply = cache.reply(key, target.name, `${target.name}\0${target.versionLabel}`);
+    return reply ? { reply, key } : { key };
+  }
+
+  rememberReply(target: ServedInstance, key: ReplyKey, reply: CachedReply): void {
+    this.#cache?.storeReply(key, reply, target.modelConfig.response_cache?.ttl_s);
   }
 
   /** The cache counters of one served version (Triton's cache_hit / cache_miss). */

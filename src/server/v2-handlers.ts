@@ -62,7 +62,11 @@ export async function handleInfer(ctx: HandlerContext, m: RouteMatch, req: Incom
   const resolved = ctx.router.resolve(m.model!, m.version);
   const target = resolved instanceof Promise ? await resolved : resolved;
   try {
-    const headerLength = parseInferenceHeaderLength(req.headers['inference-header-content-length']);
+    const headerText = req.headers['inference-header-content-length'];
+    // A repeated request to a caching model is answered from the reply tier before any decoding.
+    const cached = ctx.router.cachedReply(target, headerText, req.body);
+    if (cached.reply) return { status: 200, headers: cached.reply.headers, body: cached.reply.body };
+    const headerLength = parseInferenceHeaderLength(headerText);
     const decoded = decodeInferRequest(req.body, headerLength, target.model.metadata);
     // Fixed-shape option objects: conditional spreads would make these call sites megamorphic.
     const outputs = await ctx.router.infer(target, {
@@ -81,6 +85,7 @@ export async function handleInfer(ctx: HandlerContext, m: RouteMatch, req: Incom
       binaryDataOutput: decoded.binaryDataOutput,
       order: target.outputOrder,
     });
+    if (cached.key) ctx.router.rememberReply(target, cached.key, { headers: encoded.headers, body: encoded.body });
     return { status: 200, headers: encoded.headers, body: encoded.body };
   } finally {
     ctx.router.release(target);
