@@ -192,17 +192,16 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
 }
 
 Napi::Object ModelWrap::NewInstance(Napi::Env env, std::shared_ptr<ModelCore> core) {
-  auto* holder = new std::shared_ptr<ModelCore>(std::move(core));
-  Napi::External<std::shared_ptr<ModelCore>> ext = Napi::External<std::shared_ptr<ModelCore>>::New(
-      env, holder, [](Napi::Env, std::shared_ptr<ModelCore>* p) { delete p; });
-  return AddonData::Get(env)->model_constructor.New({ext});
+  // The constructor finds the core by id in the process registry: no external wrapper to finalize.
+  return AddonData::Get(env)->model_constructor.New({Napi::Number::New(env, core->id())});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
+  if (info.Length() != 1 || !info[0].IsNumber()) {
     throw Napi::TypeError::New(info.Env(), "NativeModel is created by loadModel() or attachModel()");
   }
-  core_ = *info[0].As<Napi::External<std::shared_ptr<ModelCore>>>().Data();
+  core_ = ModelCore::Find(info[0].As<Napi::Number>().Uint32Value());
+  if (!core_) throw MakeError(info.Env(), "UNAVAILABLE", "the model is no longer loaded");
   size_t dims = 0;
   for (const auto& t : core_->info().inputs) dims += t.shape.size();
   Napi::Float64Array mailbox = Napi::Float64Array::New(info.Env(), dims == 0 ? 1 : dims);
