@@ -6,7 +6,6 @@ import { TensorgateError, type ErrorCode } from '../src/engine/errors.js';
 import { ProtocolError, badRequest, errorBody, errorMessage, httpStatusFor } from '../src/protocol/errors.js';
 import { fromHalfBits, toHalfBits } from '../src/protocol/half.js';
 import {
-  modelConfig,
   modelMetadata,
   modelReady,
   modelStatistics,
@@ -203,64 +202,6 @@ describe('repository index', () => {
       { name: 'c', state: 'LOADING' },
     ]);
     expect(Object.keys(index[1]!)).toEqual(['name', 'state', 'reason']);
-  });
-});
-
-describe('model configuration', () => {
-  const inputs = [
-    { name: 'x', datatype: 'FP32' as const, shape: [-1, 3, -1] },
-    { name: 's', datatype: 'BYTES' as const, shape: [-1, 1] },
-  ];
-  const outputs = [{ name: 'y', datatype: 'INT64' as const, shape: [-1, 10] }];
-
-  it('batching model: dims leave out the batch dimension; Triton field names and enums', () => {
-    const config = modelConfig({
-      name: 'm',
-      maxBatchSize: 8,
-      inputs,
-      outputs,
-      instanceCount: 2,
-      dynamicBatching: {
-        preferredBatchSize: [4, 8],
-        maxQueueDelayMicroseconds: 100,
-        priorityLevels: 2,
-        defaultPriorityLevel: 1,
-        defaultQueuePolicy: { maxQueueSize: 16, defaultTimeoutMicroseconds: 0, timeoutAction: 'REJECT', allowTimeoutOverride: true },
-        priorityQueuePolicy: { '2': { maxQueueSize: 4, defaultTimeoutMicroseconds: 500, timeoutAction: 'DELAY', allowTimeoutOverride: false } },
-      },
-    });
-    expect(config).toMatchObject({
-      name: 'm',
-      platform: 'onnxruntime_onnx',
-      backend: 'onnxruntime',
-      max_batch_size: 8,
-      input: [
-        { name: 'x', data_type: 'TYPE_FP32', format: 'FORMAT_NONE', dims: [3, -1] },
-        { name: 's', data_type: 'TYPE_STRING', dims: [1] },
-      ],
-      output: [{ name: 'y', data_type: 'TYPE_INT64', dims: [10] }],
-      instance_group: [{ kind: 'KIND_CPU', count: 2 }],
-      dynamic_batching: {
-        preferred_batch_size: [4, 8],
-        max_queue_delay_microseconds: 100,
-        priority_levels: 2,
-        default_priority_level: 1,
-        default_queue_policy: { timeout_action: 'REJECT', default_timeout_microseconds: 0, allow_timeout_override: true, max_queue_size: 16 },
-        priority_queue_policy: {
-          '2': { timeout_action: 'DELAY', default_timeout_microseconds: 500, allow_timeout_override: false, max_queue_size: 4 },
-        },
-      },
-      model_transaction_policy: { decoupled: false },
-    });
-    expect(config.sequence_batching).toBeUndefined();
-  });
-
-  it('non-batching model: full dims, no dynamic_batching', () => {
-    const config = modelConfig({ name: 'm', maxBatchSize: 0, inputs, outputs });
-    expect(config.max_batch_size).toBe(0);
-    expect((config.input as Array<{ dims: number[] }>)[0]!.dims).toEqual([-1, 3, -1]);
-    expect(config.dynamic_batching).toBeUndefined();
-    expect(config.instance_group).toMatchObject([{ kind: 'KIND_CPU', count: 1 }]);
   });
 });
 

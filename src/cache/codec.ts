@@ -14,26 +14,13 @@
 import type { DataType, NumericDataType } from '../engine/datatype.js';
 import { CARRIER, ELEMENT_SIZE } from '../engine/datatype.js';
 import type { InferOutputs, OutputTensor } from '../engine/tensor.js';
+import { DATATYPE_CODE } from './datatype-codes.js';
 
 const MAGIC = 0x31434754; // 'TGC1'
 const FIXED = 36;
 
-/** Datatype codes of the format (independent of the engine's DATATYPES order). */
-const CODE: Record<DataType, number> = {
-  BOOL: 1,
-  UINT8: 2,
-  UINT16: 3,
-  UINT32: 4,
-  UINT64: 5,
-  INT8: 6,
-  INT16: 7,
-  INT32: 8,
-  INT64: 9,
-  FP16: 10,
-  FP32: 11,
-  FP64: 12,
-  BYTES: 13,
-};
+/** Datatype codes of the format: see datatype-codes.ts. */
+const CODE = DATATYPE_CODE;
 const BY_CODE: Array<DataType | undefined> = [];
 for (const [name, code] of Object.entries(CODE)) BY_CODE[code] = name as DataType;
 

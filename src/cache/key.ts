@@ -24,7 +24,7 @@
 // functions; where clients are untrusted and could poison each other's results, use keyHash 'sha256'
 // (+0.3 µs per 1 KiB request, +17 µs per 64 KiB; no check needed: SHA-256 collisions are infeasible).
 import { createHash, hash as oneShotHash } from 'node:crypto';
-import type { DataType } from '../engine/datatype.js';
+import { DATATYPE_CODE } from './datatype-codes.js';
 import type { InferInputs, InputTensor } from '../engine/tensor.js';
 
 export type KeyHash = 'murmur3' | 'sha256';
@@ -64,21 +64,7 @@ export class CacheKey {
 
 // ---- canonical header ------------------------------------------------------------------------------
 
-const DATATYPE_TAG: Record<DataType, number> = {
-  BOOL: 1,
-  UINT8: 2,
-  UINT16: 3,
-  UINT32: 4,
-  UINT64: 5,
-  INT8: 6,
-  INT16: 7,
-  INT32: 8,
-  INT64: 9,
-  FP16: 10,
-  FP32: 11,
-  FP64: 12,
-  BYTES: 13,
-};
+const DATATYPE_TAG = DATATYPE_CODE;
 
 /** Which JS carrier the data came in (relevant when `datatype` is omitted and the model decides). */
 function carrierTag(data: unknown): number {

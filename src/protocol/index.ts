@@ -12,9 +12,7 @@ export {
 } from './infer-request.js';
 export { binaryOf, encodeInferResponse, jsonDataOf, type EncodeResponseArgs, type EncodedResponse } from './infer-response.js';
 export {
-  CONFIG_DATA_TYPE,
   ONNX_PLATFORM,
-  modelConfig,
   modelMetadata,
   modelReady,
   modelStatistics,
@@ -22,7 +20,6 @@ export {
   serverLive,
   serverMetadata,
   serverReady,
-  type ModelConfigArgs,
   type ModelMetadataResponse,
   type ModelStatisticsResponse,
   type RepositoryIndexEntry,
