@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "engine/datatype.h"
+#include "engine/host_buffer.h"
 
 namespace tg {
 namespace {
@@ -43,7 +44,7 @@ FailReason ReasonOf(ErrorCode code) {
 }
 
 // Per runner thread: the batch input buffers, reused across batches (they only live during Run).
-thread_local std::vector<std::vector<uint8_t>> t_batch_buffers;
+thread_local std::vector<HostBuffer> t_batch_buffers;
 
 }  // namespace
 
@@ -112,6 +113,9 @@ ModelCore::ModelCore(std::shared_ptr<Runtime> runtime, std::unique_ptr<LoadedSes
       session_(std::move(session)),
       batching_(batching),
       stats_(batching.max_batch_size) {
+  for (const auto& p : session_->info.providers) {
+    if (p.active && (p.name == "cuda" || p.name == "tensorrt")) pinned_inputs_ = PinnedMemoryAvailable();
+  }
   scheduler_ = std::make_unique<Scheduler>(
       batching_, [this](std::vector<Request*>& batch) { Execute(batch); },
       [this](std::vector<Request*>& requests, const Status& status) {
@@ -198,14 +202,13 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
       } else {  // one memcpy per request into the batch tensor
         bytes = 0;
         for (Request* r : batch) bytes += r->inputs[i].bytes;
-        auto& buffer = t_batch_buffers[i];
-        if (buffer.size() < bytes) buffer.resize(bytes);
-        uint8_t* dst = buffer.data();
+        uint8_t* dst = t_batch_buffers[i].Reserve(bytes, pinned_inputs_);
+        if (dst == nullptr) throw Error(ErrorCode::kInternal, "out of memory for a batch of " + std::to_string(bytes) + " bytes");
+        data = dst;
         for (Request* r : batch) {
           if (r->inputs[i].bytes) std::memcpy(dst, r->inputs[i].data, r->inputs[i].bytes);
           dst += r->inputs[i].bytes;
         }
-        data = buffer.data();
       }
       inputs.push_back(Ort::Value::CreateTensor(cpu, data, bytes, shape.data(), shape.size(), type));
     }

@@ -61,6 +61,7 @@ class ModelCore {
   const Ort::MemoryInfo cpu_memory_ = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   ModelStats stats_;
   std::atomic<bool> accepting_{true};
+  bool pinned_inputs_ = false;  // gather batches in page-locked memory (a GPU provider is active)
   std::unique_ptr<Scheduler> scheduler_;
 
   std::mutex drain_mu_;
