@@ -1,24 +1,9 @@
 // The response cache without Redis: L1 hits, TTL, byte-bounded LRU eviction, single-flight coalescing.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
-import { CacheKey, ResponseCache, type CacheKeyParts, type CacheSink } from '../src/cache/index.js';
+import { CacheKey, ResponseCache, type CacheKeyParts } from '../src/cache/index.js';
 import type { InferOutputs } from '../src/engine/index.js';
-
-class RecordingSink implements CacheSink {
-  readonly events: string[] = [];
-  hit(level: string, model: string): void {
-    this.events.push(`hit ${level} ${model}`);
-  }
-  miss(level: string, model: string, _s: number, final: boolean): void {
-    this.events.push(`miss ${level} ${model}${final ? ' final' : ''}`);
-  }
-  error(level: string, reason: string): void {
-    this.events.push(`error ${level} ${reason}`);
-  }
-  count(prefix: string): number {
-    return this.events.filter((e) => e.startsWith(prefix)).length;
-  }
-}
+import { RecordingSink } from './helpers/cache-sink.js';
 
 const parts = (n: number, model = 'm'): CacheKeyParts => ({
   model,

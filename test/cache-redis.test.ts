@@ -7,22 +7,7 @@ import { ResponseCache, type CacheConfig, type CacheKeyParts, type CacheSink } f
 import type { InferOutputs } from '../src/engine/index.js';
 import { classifyRedisError } from '../src/cache/redis-level.js';
 import { freePort, redisServerAvailable, RedisServer } from './helpers/redis-server.js';
-
-class RecordingSink implements CacheSink {
-  readonly events: string[] = [];
-  hit(level: string, model: string): void {
-    this.events.push(`hit ${level} ${model}`);
-  }
-  miss(level: string, model: string, _s: number, final: boolean): void {
-    this.events.push(`miss ${level} ${model}${final ? ' final' : ''}`);
-  }
-  error(level: string, reason: string): void {
-    this.events.push(`error ${level} ${reason}`);
-  }
-  count(prefix: string): number {
-    return this.events.filter((e) => e.startsWith(prefix)).length;
-  }
-}
+import { RecordingSink } from './helpers/cache-sink.js';
 
 const parts = (n: number, model = 'm'): CacheKeyParts => ({
   model,
