@@ -1,59 +1,47 @@
 #include "engine/datatype.h"
 
+#include <mutex>
+
 #include "engine/error.h"
 
 namespace tg {
 
+namespace {
+
+constexpr int kMaxOnnxType = 64;
+std::once_flag g_registered;
+DataTypeEntry g_types[kMaxOnnxType];
+
+const DataTypeEntry* Find(ONNXTensorElementDataType type) {
+  const int t = static_cast<int>(type);
+  return t > 0 && t < kMaxOnnxType && !g_types[t].name.empty() ? &g_types[t] : nullptr;
+}
+
+}  // namespace
+
+void RegisterDataTypes(const std::vector<DataTypeEntry>& entries) {
+  std::call_once(g_registered, [&] {
+    for (const DataTypeEntry& e : entries) {
+      if (e.onnx > 0 && e.onnx < kMaxOnnxType) g_types[e.onnx] = e;
+    }
+  });
+}
+
 const char* V2Name(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL: return "BOOL";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "UINT8";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16: return "UINT16";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "UINT32";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "UINT64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "INT8";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "INT16";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "INT32";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "INT64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "FP16";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "FP32";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "FP64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "BYTES";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return "BF16";
-    default: return nullptr;
-  }
+  const DataTypeEntry* e = Find(type);
+  return e != nullptr && e->supported ? e->name.c_str() : nullptr;
 }
 
 size_t ElementSize(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return 1;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16: return 2;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return 4;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return 8;
-    default: return 0;
-  }
+  const DataTypeEntry* e = Find(type);
+  return e != nullptr && e->supported ? e->size : 0;
 }
 
-bool IsSupported(ONNXTensorElementDataType type) {
-  return type != ONNX_TENSOR_ELEMENT_DATA_TYPE_BFLOAT16 && V2Name(type) != nullptr;
-}
+bool IsSupported(ONNXTensorElementDataType type) { return V2Name(type) != nullptr; }
 
 std::string DescribeType(ONNXTensorElementDataType type) {
-  if (const char* name = V2Name(type)) return name;
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX64: return "COMPLEX64";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_COMPLEX128: return "COMPLEX128";
-    default: return "ONNX element type " + std::to_string(static_cast<int>(type));
-  }
+  if (const DataTypeEntry* e = Find(type)) return e->name;
+  return "ONNX element type " + std::to_string(static_cast<int>(type));
 }
 
 const char* ErrorCodeName(ErrorCode code) {

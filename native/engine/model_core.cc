@@ -158,6 +158,7 @@ void ModelCore::Execute(std::vector<Request*>& batch) {
   for (Request* r : batch) {
     total_rows += r->rows;
     const uint64_t queued = static_cast<uint64_t>(std::max<int64_t>(0, start - r->enqueue_ns));
+    r->queue_ns = static_cast<int64_t>(queued);
     stats_.queue.Add(1, queued);
     stats_.queue_hist.Add(queued);
   }
@@ -281,6 +282,11 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
     }
     const int64_t t_end = NowNs();
     const uint64_t n = batch.size();
+    const int64_t rows = batched ? total_rows : static_cast<int64_t>(n);
+    for (Request* r : batch) {
+      r->compute_ns = t_end - t_input;
+      r->batch_rows = rows;
+    }
     stats_.compute_input.Add(n, static_cast<uint64_t>(t_infer - t_input) * n);
     stats_.compute_infer.Add(n, static_cast<uint64_t>(t_output - t_infer) * n);
     stats_.compute_output.Add(n, static_cast<uint64_t>(t_end - t_output) * n);

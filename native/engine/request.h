@@ -71,6 +71,9 @@ struct Request : MpscNode {
   std::atomic<bool> cancelled{false};
 
   // Filled by the runner.
+  int64_t queue_ns = 0;    // enqueue -> its batch started
+  int64_t compute_ns = 0;  // its batch's run
+  int64_t batch_rows = 0;  // rows of that batch
   Status status;
   std::vector<RequestOutput> results;
 };

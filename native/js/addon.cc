@@ -7,6 +7,7 @@
 #include "engine/runtime.h"
 #include "engine/stats.h"
 #include "js/addon_data.h"
+#include "js/completion_layout.h"
 #include "js/env_channel.h"
 #include "js/model_wrap.h"
 #include "ort/ort_library.h"
@@ -28,21 +29,33 @@ Napi::Error MakeError(Napi::Env env, const char* code, const std::string& messag
 
 namespace {
 
-// init({ library, intraOpThreads, interOpThreads, allowSpinning, logLevel, threadsExplicit, isMainThread })
+void RegisterDataTypeTable(Napi::Array table) {
+  std::vector<DataTypeEntry> entries;
+  for (uint32_t i = 0; i < table.Length(); ++i) {
+    Napi::Object row = table.Get(i).As<Napi::Object>();
+    entries.push_back({row.Get("onnx").As<Napi::Number>().Int32Value(), row.Get("name").ToString().Utf8Value(),
+                       static_cast<size_t>(row.Get("size").As<Napi::Number>().Uint32Value()), row.Get("supported").ToBoolean().Value()});
+  }
+  RegisterDataTypes(entries);
+}
+
+// init({ library, intraOpThreads, interOpThreads, allowSpinning, logLevel, threadsExplicit, isMainThread,
+//        eventLoopSpinMicroseconds, datatypes: [{ onnx, name, size, supported }] }): every field is
+// given (the defaults live in src/engine/options.ts, the datatypes in src/engine/datatype.ts).
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
+  RegisterDataTypeTable(o.Get("datatypes").As<Napi::Array>());
   RuntimeConfig config;
   config.library_path = o.Get("library").ToString().Utf8Value();
-  auto get_int = [&](const char* k, int d) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : d; };
-  config.intra_op_threads = get_int("intraOpThreads", 0);
-  config.inter_op_threads = get_int("interOpThreads", 0);
-  config.log_level = get_int("logLevel", ORT_LOGGING_LEVEL_WARNING);
+  auto get_int = [&](const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); };
+  config.intra_op_threads = get_int("intraOpThreads");
+  config.inter_op_threads = get_int("interOpThreads");
+  config.log_level = get_int("logLevel");
   config.allow_spinning = o.Get("allowSpinning").ToBoolean().Value();
   config.threads_explicit = o.Get("threadsExplicit").ToBoolean().Value();
   AddonData::Get(env)->is_main_thread = o.Get("isMainThread").ToBoolean().Value();
-  Napi::Value spin = o.Get("eventLoopSpinMicroseconds");
-  if (spin.IsNumber()) AddonData::Get(env)->channel->SetLoopSpin(spin.As<Napi::Number>().Uint32Value());
+  AddonData::Get(env)->channel->SetLoopSpin(o.Get("eventLoopSpinMicroseconds").As<Napi::Number>().Uint32Value());
   std::shared_ptr<Runtime> runtime;
   try {
     runtime = Runtime::Acquire(config);
@@ -110,6 +123,16 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("attachModel", Napi::Function::New(env, AttachModel, "attachModel"));
   exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));
   exports.Set("ortApiVersion", Napi::Number::New(env, ORT_API_VERSION));
+  Napi::Object layout_fields = Napi::Object::New(env);
+  const std::pair<const char*, int> fields[] = {
+      {"slot", layout::kSlot},         {"status", layout::kStatus},       {"queueNs", layout::kQueueNs},
+      {"computeNs", layout::kComputeNs}, {"batchSize", layout::kBatchSize}, {"outputs", layout::kOutputs},
+      {"requestWords", layout::kRequestWords}, {"outIndex", layout::kOutIndex}, {"outType", layout::kOutType},
+      {"outBuffer", layout::kOutBuffer}, {"outOffset", layout::kOutOffset}, {"outLength", layout::kOutLength},
+      {"outRank", layout::kOutRank},   {"outputWords", layout::kOutputWords},
+  };
+  for (const auto& [name, value] : fields) layout_fields.Set(name, Napi::Number::New(env, value));
+  exports.Set("completionLayout", layout_fields);
   return exports;
 }
 

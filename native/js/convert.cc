@@ -7,64 +7,10 @@
 
 #include "engine/datatype.h"
 #include "js/addon_data.h"
+#include "js/completion_layout.h"
 
 namespace tg {
 namespace {
-
-// The typed array kind that carries each element type (see src/engine/datatype.ts).
-bool CarrierMatches(ONNXTensorElementDataType type, napi_typedarray_type kind) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return kind == napi_uint8_array || kind == napi_uint8_clamped_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return kind == napi_int8_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return kind == napi_uint16_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return kind == napi_int16_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return kind == napi_uint32_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return kind == napi_int32_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return kind == napi_biguint64_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return kind == napi_bigint64_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return kind == napi_float32_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return kind == napi_float64_array;
-    default: return false;
-  }
-}
-
-const char* CarrierName(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return "Uint8Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return "Int8Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return "Uint16Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return "Int16Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return "Uint32Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return "Int32Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return "BigUint64Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return "BigInt64Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return "Float32Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_DOUBLE: return "Float64Array";
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING: return "an array of strings or Uint8Arrays";
-    default: return "?";
-  }
-}
-
-const char* KindName(napi_typedarray_type kind) {
-  switch (kind) {
-    case napi_int8_array: return "Int8Array";
-    case napi_uint8_array: return "Uint8Array";
-    case napi_uint8_clamped_array: return "Uint8ClampedArray";
-    case napi_int16_array: return "Int16Array";
-    case napi_uint16_array: return "Uint16Array";
-    case napi_int32_array: return "Int32Array";
-    case napi_uint32_array: return "Uint32Array";
-    case napi_float32_array: return "Float32Array";
-    case napi_float64_array: return "Float64Array";
-    case napi_bigint64_array: return "BigInt64Array";
-    case napi_biguint64_array: return "BigUint64Array";
-    default: return "TypedArray";
-  }
-}
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -79,22 +25,17 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   throw MakeError(env, "INVALID_ARGUMENT", message);
 }
 
+// Names, datatypes, carriers, ranks, dims and element counts are validated once, in TypeScript
+// (src/engine/input-check.ts), with the messages users see. What remains here only keeps the engine
+// memory-safe should this internal API be called some other way.
 void ReadShape(Napi::Env env, const TensorInfo& t, const double* dims, std::vector<int64_t>& shape) {
-  // The rank was checked by the TypeScript layer; dims come through the model's shape mailbox.
   shape.resize(t.shape.size());
   for (size_t d = 0; d < shape.size(); ++d) {
     const double x = dims[d];
-    if (!(x >= 0) || x != std::floor(x) || x > 9.007199254740991e15) {
-      Invalid(env, "input '" + t.name + "': shape must be an array of non-negative integers, got " +
-                       Napi::Number::New(env, x).ToString().Utf8Value() + " at dim " + std::to_string(d));
+    if (!(x >= 0) || x != std::floor(x) || x > 9.007199254740991e15 || (t.shape[d] >= 0 && x != static_cast<double>(t.shape[d]))) {
+      Invalid(env, "input '" + t.name + "': invalid shape " + ShapeString(shape));
     }
     shape[d] = static_cast<int64_t>(x);
-  }
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (t.shape[d] >= 0 && t.shape[d] != shape[d]) {
-      Invalid(env, "input '" + t.name + "': expected shape " + ShapeString(t.shape) + ", got " + ShapeString(shape) +
-                       " (dim " + std::to_string(d) + " must be " + std::to_string(t.shape[d]) + ")");
-    }
   }
 }
 
@@ -105,11 +46,7 @@ uint64_t ElementsOf(const std::vector<int64_t>& shape) {
 }
 
 void ReadStrings(Napi::Env env, const TensorInfo& t, Napi::Value value, InputData& in) {
-  if (!value.IsArray()) {
-    Invalid(env, "input '" + t.name + "': expected datatype BYTES (an array of strings or Uint8Arrays), got " +
-                     (value.IsTypedArray() ? std::string("a ") + KindName(value.As<Napi::TypedArray>().TypedArrayType())
-                                           : std::string("a value that is not an array")));
-  }
+  if (!value.IsArray()) Invalid(env, "input '" + t.name + "': BYTES data must be an array");
   Napi::Array arr = value.As<Napi::Array>();
   const uint32_t n = arr.Length();
   in.strings.reserve(n);
@@ -150,30 +87,22 @@ void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_
     Napi::Value value(env, datas[i]);
     if (t.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
       ReadStrings(env, t, value, in);
-      if (in.strings.size() != expected) {
-        Invalid(env, "input '" + t.name + "': shape " + ShapeString(in.shape) + " has " + std::to_string(expected) +
-                         " elements but data has " + std::to_string(in.strings.size()));
-      }
+      if (in.strings.size() != expected) Invalid(env, "input '" + t.name + "': BYTES element count differs from its shape");
     } else {
       napi_typedarray_type kind;
       size_t length = 0;
       void* data = nullptr;
       napi_value buffer;
       size_t offset = 0;
-      if (napi_get_typedarray_info(env, datas[i], &kind, &length, &data, &buffer, &offset) != napi_ok) {
-        Invalid(env, "input '" + t.name + "': expected datatype " + DescribeType(t.type) + " as a " + CarrierName(t.type) +
-                         ", got " + (value.IsArray() ? "a plain array" : "a value that is not a typed array"));
-      }
-      if (!CarrierMatches(t.type, kind)) {
-        Invalid(env, "input '" + t.name + "': expected datatype " + DescribeType(t.type) + " (" + CarrierName(t.type) +
-                         "), got a " + KindName(kind));
-      }
-      if (length != expected) {
-        Invalid(env, "input '" + t.name + "': shape " + ShapeString(in.shape) + " has " + std::to_string(expected) +
-                         " elements but data has " + std::to_string(length));
+      size_t buffer_bytes = 0;
+      void* base = nullptr;
+      const size_t bytes = expected * ElementSize(t.type);
+      if (napi_get_typedarray_info(env, datas[i], &kind, &length, &data, &buffer, &offset) != napi_ok ||
+          napi_get_arraybuffer_info(env, buffer, &base, &buffer_bytes) != napi_ok || offset + bytes > buffer_bytes) {
+        Invalid(env, "input '" + t.name + "': data does not hold " + std::to_string(expected) + " " + V2Name(t.type) + " elements");
       }
       in.data = data;  // kept alive by the JS slot table until the request completes
-      in.bytes = length * ElementSize(t.type);
+      in.bytes = bytes;
     }
     if (batched) {
       const int64_t r = in.shape.empty() ? 0 : in.shape[0];
@@ -198,23 +127,6 @@ namespace {
 
 void FreeOutputTensor(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<OutputTensor>*>(hint); }
 
-napi_typedarray_type ArrayKind(ONNXTensorElementDataType type) {
-  switch (type) {
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_BOOL:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8: return napi_uint8_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8: return napi_int8_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT16:
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16: return napi_uint16_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT16: return napi_int16_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT32: return napi_uint32_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32: return napi_int32_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64: return napi_biguint64_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64: return napi_bigint64_array;
-    case ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT: return napi_float32_array;
-    default: return napi_float64_array;
-  }
-}
-
 bool CopiedToSlab(const RequestOutput& out) {
   return out.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING && out.bytes <= OutputCopyMaxBytes();
 }
@@ -224,15 +136,13 @@ size_t AlignUp(size_t n) { return (n + kSlabAlign - 1) & ~(kSlabAlign - 1); }
 
 }  // namespace
 
-// Descriptor layout, per request: slot, status (0 ok, k > 0: errors[k-1]), output count; then per
-// output: output index, element type, buffer (b >= 0: buffers[b]; b < 0: bytes[-b-1]), byte offset,
-// element count, rank, dims. Read by deliver() in src/engine/completions.ts.
+// The descriptor layout is native/js/completion_layout.h (read by deliver() in src/engine/completions.ts).
 CompletionWriter::CompletionWriter(Napi::Env env, const std::vector<JsRequest*>& requests) : env_(env) {
   size_t words = 0, slab = 0;
   for (const JsRequest* r : requests) {
-    words += 3;
+    words += layout::kRequestWords;
     for (const RequestOutput& out : r->results) {
-      words += 6 + out.shape.size();
+      words += layout::kOutputWords + out.shape.size();
       if (CopiedToSlab(out)) slab += AlignUp(out.bytes);
     }
   }
@@ -256,18 +166,26 @@ CompletionWriter::CompletionWriter(Napi::Env env, const std::vector<JsRequest*>&
   uint32_t last_index = 0;
   uint32_t nerrors = 0, nbytes = 0;
   for (JsRequest* r : requests) {
-    *d++ = r->slot;
+    double* head = d;
+    d += layout::kRequestWords;
+    head[layout::kSlot] = r->slot;
+    head[layout::kQueueNs] = static_cast<double>(r->queue_ns);
+    head[layout::kComputeNs] = static_cast<double>(r->compute_ns);
+    head[layout::kBatchSize] = static_cast<double>(r->batch_rows);
     if (!r->status.ok) {
       if (errors_ == nullptr) napi_create_array(env, &errors_);
       napi_set_element(env, errors_, nerrors++,
                        MakeError(env, ErrorCodeName(r->status.code), r->status.message, r->status.ort_code).Value());
-      *d++ = nerrors;
-      *d++ = 0;
+      head[layout::kStatus] = nerrors;
+      head[layout::kOutputs] = 0;
       continue;
     }
-    *d++ = 0;
-    *d++ = static_cast<double>(r->results.size());
+    head[layout::kStatus] = 0;
+    head[layout::kOutputs] = static_cast<double>(r->results.size());
     for (const RequestOutput& out : r->results) {
+      static_assert(layout::kOutIndex == 0 && layout::kOutType == 1 && layout::kOutBuffer == 2 && layout::kOutOffset == 3 &&
+                        layout::kOutLength == 4 && layout::kOutRank == 5 && layout::kOutputWords == 6,
+                    "the writes below follow the output layout in order");
       *d++ = out.index;
       *d++ = out.type;
       if (out.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {

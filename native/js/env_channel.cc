@@ -7,7 +7,7 @@
 
 namespace tg {
 
-EnvChannel::EnvChannel(Napi::Env env) : spinner_(new LoopSpinner(env, 50'000)) {
+EnvChannel::EnvChannel(Napi::Env env) : spinner_(new LoopSpinner(env, 0)) {  // init() sets the window
   napi_value name = Napi::String::New(env, "tensorgate.completions");
   napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, this, CallJs, &tsfn_);
   if (st != napi_ok) throw Napi::Error::New(env, "cannot create the completion channel");

@@ -42,6 +42,7 @@ struct JsRequest : Request {
     cancelled.store(false, std::memory_order_relaxed);
     delayed = false;
     deadline_ns = 0;
+    queue_ns = compute_ns = batch_rows = 0;
     cancellable = false;
   }
 };

@@ -10,20 +10,19 @@
 namespace tg {
 namespace {
 
-// --- options (already validated by the TypeScript layer; read defensively) ---
+// --- options: validated, with their defaults applied, by the TypeScript layer (src/engine/options.ts
+// holds every default); here a missing field is a bug, not something to default ---
 
-int GetInt(Napi::Object o, const char* key, int fallback) {
+Napi::Value Require(Napi::Object o, const char* key, bool (Napi::Value::*is)() const) {
   Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+  if (!(v.*is)()) throw Napi::Error::New(o.Env(), std::string("internal: engine option '") + key + "' is missing");
+  return v;
 }
-uint64_t GetU64(Napi::Object o, const char* key, uint64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : fallback;
+int GetInt(Napi::Object o, const char* key) { return Require(o, key, &Napi::Value::IsNumber).As<Napi::Number>().Int32Value(); }
+uint64_t GetU64(Napi::Object o, const char* key) {
+  return static_cast<uint64_t>(Require(o, key, &Napi::Value::IsNumber).As<Napi::Number>().DoubleValue());
 }
-bool GetBool(Napi::Object o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : fallback;
-}
+bool GetBool(Napi::Object o, const char* key) { return Require(o, key, &Napi::Value::IsBoolean).As<Napi::Boolean>().Value(); }
 KeyValues GetKeyValues(Napi::Value v) {
   KeyValues kv;
   if (!v.IsObject()) return kv;
@@ -38,10 +37,10 @@ KeyValues GetKeyValues(Napi::Value v) {
 
 SessionConfig ReadSessionConfig(Napi::Object o) {
   SessionConfig c;
-  c.graph_optimization_level = GetInt(o, "graphOptimizationLevel", ORT_ENABLE_ALL);
-  c.intra_op_threads = GetInt(o, "intraOpThreads", 0);
-  c.inter_op_threads = GetInt(o, "interOpThreads", 0);
-  c.memory_arena = GetBool(o, "memoryArena", true);
+  c.graph_optimization_level = GetInt(o, "graphOptimizationLevel");
+  c.intra_op_threads = GetInt(o, "intraOpThreads");
+  c.inter_op_threads = GetInt(o, "interOpThreads");
+  c.memory_arena = GetBool(o, "memoryArena");
   Napi::Value path = o.Get("optimizedModelPath");
   if (path.IsString()) c.optimized_model_path = path.As<Napi::String>().Utf8Value();
   Napi::Value providers = o.Get("providers");
@@ -56,43 +55,34 @@ SessionConfig ReadSessionConfig(Napi::Object o) {
   return c;
 }
 
-QueuePolicy ReadQueuePolicy(Napi::Value v) {
+QueuePolicy ReadQueuePolicy(Napi::Object o) {
   QueuePolicy p;
-  if (!v.IsObject()) return p;
-  Napi::Object o = v.As<Napi::Object>();
-  p.max_queue_size = GetU64(o, "maxQueueSize", 0);
-  p.default_timeout_microseconds = GetU64(o, "defaultTimeoutMicroseconds", 0);
-  Napi::Value action = o.Get("timeoutAction");
-  p.timeout_action_delay = action.IsString() && action.As<Napi::String>().Utf8Value() == "DELAY";
-  p.allow_timeout_override = GetBool(o, "allowTimeoutOverride", true);
+  p.max_queue_size = GetU64(o, "maxQueueSize");
+  p.default_timeout_microseconds = GetU64(o, "defaultTimeoutMicroseconds");
+  p.timeout_action_delay = Require(o, "timeoutAction", &Napi::Value::IsString).As<Napi::String>().Utf8Value() == "DELAY";
+  p.allow_timeout_override = GetBool(o, "allowTimeoutOverride");
   return p;
 }
 
 BatchingConfig ReadBatchingConfig(Napi::Object o) {
   BatchingConfig c;
-  c.max_batch_size = static_cast<int64_t>(GetU64(o, "maxBatchSize", 0));
-  c.auto_max_batch_size = static_cast<int64_t>(GetU64(o, "autoMaxBatchSize", 0));
-  c.dynamic_batching = GetBool(o, "dynamicBatching", false);
-  Napi::Value preferred = o.Get("preferredBatchSize");
-  if (preferred.IsArray()) {
-    Napi::Array arr = preferred.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) c.preferred_batch_size.push_back(arr.Get(i).As<Napi::Number>().Int64Value());
+  c.max_batch_size = static_cast<int64_t>(GetU64(o, "maxBatchSize"));
+  c.auto_max_batch_size = static_cast<int64_t>(GetU64(o, "autoMaxBatchSize"));
+  c.dynamic_batching = GetBool(o, "dynamicBatching");
+  Napi::Array preferred = Require(o, "preferredBatchSize", &Napi::Value::IsArray).As<Napi::Array>();
+  for (uint32_t i = 0; i < preferred.Length(); ++i) c.preferred_batch_size.push_back(preferred.Get(i).As<Napi::Number>().Int64Value());
+  c.max_queue_delay_microseconds = GetU64(o, "maxQueueDelayMicroseconds");
+  c.priority_levels = static_cast<uint32_t>(GetU64(o, "priorityLevels"));
+  c.default_priority_level = static_cast<uint32_t>(GetU64(o, "defaultPriorityLevel"));
+  c.default_queue_policy = ReadQueuePolicy(Require(o, "defaultQueuePolicy", &Napi::Value::IsObject).As<Napi::Object>());
+  Napi::Object levels = Require(o, "priorityQueuePolicy", &Napi::Value::IsObject).As<Napi::Object>();
+  Napi::Array keys = levels.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string k = keys.Get(i).ToString().Utf8Value();
+    c.priority_queue_policy[static_cast<uint32_t>(std::stoul(k))] = ReadQueuePolicy(levels.Get(k).As<Napi::Object>());
   }
-  c.max_queue_delay_microseconds = GetU64(o, "maxQueueDelayMicroseconds", 0);
-  c.priority_levels = static_cast<uint32_t>(GetU64(o, "priorityLevels", 0));
-  c.default_priority_level = static_cast<uint32_t>(GetU64(o, "defaultPriorityLevel", 0));
-  c.default_queue_policy = ReadQueuePolicy(o.Get("defaultQueuePolicy"));
-  Napi::Value levels = o.Get("priorityQueuePolicy");
-  if (levels.IsObject()) {
-    Napi::Object lo = levels.As<Napi::Object>();
-    Napi::Array keys = lo.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string k = keys.Get(i).ToString().Utf8Value();
-      c.priority_queue_policy[static_cast<uint32_t>(std::stoul(k))] = ReadQueuePolicy(lo.Get(k));
-    }
-  }
-  c.instance_count = static_cast<uint32_t>(GetU64(o, "instanceCount", 1));
-  c.spin_microseconds = static_cast<uint32_t>(GetU64(o, "spinMicroseconds", 50));
+  c.instance_count = static_cast<uint32_t>(GetU64(o, "instanceCount"));
+  c.spin_microseconds = static_cast<uint32_t>(GetU64(o, "spinMicroseconds"));
   return c;
 }
 
@@ -353,8 +343,8 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   } else {
     throw MakeError(env, "INVALID_ARGUMENT", "a model is a file path or a Uint8Array of ONNX bytes");
   }
-  SessionConfig session = info[1].IsObject() ? ReadSessionConfig(info[1].As<Napi::Object>()) : SessionConfig{};
-  BatchingConfig batching = info[2].IsObject() ? ReadBatchingConfig(info[2].As<Napi::Object>()) : BatchingConfig{};
+  SessionConfig session = ReadSessionConfig(info[1].As<Napi::Object>());
+  BatchingConfig batching = ReadBatchingConfig(info[2].As<Napi::Object>());
   auto* worker = new LoadWorker(env, std::move(source), std::move(session), std::move(batching));
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // owned by libuv until it completes

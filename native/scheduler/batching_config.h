@@ -1,5 +1,8 @@
 // Per-model scheduling configuration, with Triton's field names and semantics
 // (model_config.proto: max_batch_size, dynamic_batching, ModelQueuePolicy, instance_group.count).
+// The addon sets every field from the engine options, whose defaults live in src/engine/options.ts;
+// the initializers here are only the neutral values (no batching, no limits, no spinning) that the
+// standalone scheduler tests start from.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +15,7 @@ struct QueuePolicy {
   uint64_t max_queue_size = 0;              // 0: unbounded
   uint64_t default_timeout_microseconds = 0;  // 0: none
   bool timeout_action_delay = false;        // REJECT (false) or DELAY (true)
-  bool allow_timeout_override = true;
+  bool allow_timeout_override = false;
 };
 
 struct BatchingConfig {
@@ -27,8 +30,8 @@ struct BatchingConfig {
   uint32_t default_priority_level = 0;  // 1-based like Triton; 0: the middle... see Levels()
   QueuePolicy default_queue_policy;
   std::map<uint32_t, QueuePolicy> priority_queue_policy;  // keyed by 1-based level
-  uint32_t instance_count = 1;
-  uint32_t spin_microseconds = 50;  // how long an idle scheduler polls before it parks
+  uint32_t instance_count = 1;  // the minimum: one runner
+  uint32_t spin_microseconds = 0;  // how long an idle scheduler polls before it parks
 
   uint32_t Levels() const { return priority_levels == 0 ? 1 : priority_levels; }
   // 0-based index of the level a request with `priority` (1-based, 0 = default) goes to.

@@ -11,16 +11,14 @@
 //   36  per tensor: u16 name length, name (UTF-8), u8 datatype, u8 rank, rank × u32 dims, f64 data bytes
 //   pad to 8, then per tensor its data, each starting at a multiple of 8 (so numeric data can be read
 //   through typed-array views in place). BYTES data: per element a u32 length and its bytes.
-import type { DataType, NumericDataType } from '../engine/datatype.js';
-import { CARRIER, ELEMENT_SIZE } from '../engine/datatype.js';
+import { CACHE_CODE, CARRIER, ELEMENT_SIZE, type DataType, type NumericDataType } from '../engine/datatype.js';
 import type { InferOutputs, OutputTensor } from '../engine/tensor.js';
-import { DATATYPE_CODE } from './datatype-codes.js';
 
 const MAGIC = 0x31434754; // 'TGC1'
 const FIXED = 36;
 
-/** Datatype codes of the format: see datatype-codes.ts. */
-const CODE = DATATYPE_CODE;
+/** Datatype codes of the format: the cacheCode column of src/engine/datatype.ts. */
+const CODE = CACHE_CODE;
 const BY_CODE: Array<DataType | undefined> = [];
 for (const [name, code] of Object.entries(CODE)) BY_CODE[code] = name as DataType;
 

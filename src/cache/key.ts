@@ -24,7 +24,7 @@
 // functions; where clients are untrusted and could poison each other's results, use keyHash 'sha256'
 // (+0.3 µs per 1 KiB request, +17 µs per 64 KiB; no check needed: SHA-256 collisions are infeasible).
 import { createHash, hash as oneShotHash } from 'node:crypto';
-import { DATATYPE_CODE } from './datatype-codes.js';
+import { CACHE_CODE } from '../engine/datatype.js';
 import type { InferInputs, InputTensor } from '../engine/tensor.js';
 
 export type KeyHash = 'murmur3' | 'sha256';
@@ -64,7 +64,7 @@ export class CacheKey {
 
 // ---- canonical header ------------------------------------------------------------------------------
 
-const DATATYPE_TAG = DATATYPE_CODE;
+const DATATYPE_TAG = CACHE_CODE;
 
 /** Which JS carrier the data came in (relevant when `datatype` is omitted and the model decides). */
 function carrierTag(data: unknown): number {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataType } from './datatype.js';
+import { layoutDrift, type CompletionLayout } from './completion-layout.js';
 import { deliver } from './completions.js';
 import { TensorgateError, type ErrorCode } from './errors.js';
 
@@ -128,6 +129,9 @@ export interface NativeBatchingOptions {
 
 export interface NativeInitOptions {
   library: string;
+  eventLoopSpinMicroseconds: number;
+  /** The datatype table (src/engine/datatype.ts): the addon keeps no copy of its own. */
+  datatypes: Array<{ onnx: number; name: string; size: number; supported: boolean }>;
   intraOpThreads: number;
   interOpThreads: number;
   allowSpinning: boolean;
@@ -160,6 +164,8 @@ export interface NativeBinding {
   attachModel(id: number): NativeModel;
   histogramBounds(): number[];
   readonly ortApiVersion: number;
+  /** The completion descriptor layout the addon writes (native/js/completion_layout.h). */
+  readonly completionLayout: CompletionLayout;
 }
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -180,6 +186,10 @@ export function nativeBinding(): NativeBinding {
       `cannot load the tensorgate native addon from ${packageRoot}: ${(err as Error).message}. ` +
         'Run `npm run build:native` to compile it.',
     );
+  }
+  const drift = layoutDrift(loaded.completionLayout ?? {});
+  if (drift.length > 0) {
+    throw new TensorgateError('INTERNAL', `the native addon's completion layout differs from src/engine/completion-layout.ts (rebuild it): ${drift.join('; ')}`);
   }
   loaded.setErrorFactory((code, message, ortCode) => new TensorgateError(code, message, ortCode));
   loaded.setCompletionHandler(deliver);

@@ -3,33 +3,28 @@
 // addon calls deliver() once per drain with a Float64Array descriptor of every finished request, and
 // the outputs are built here: plain JS object literals and typed-array views, which V8 makes much
 // faster than building them through N-API.
-import type { DataType } from './datatype.js';
+import { COMPLETION_LAYOUT as L } from './completion-layout.js';
+import { BY_ONNX, CARRIER, type DataType, type NumericDataType } from './datatype.js';
 import { TensorgateError } from './errors.js';
 import type { InferOutputs } from './tensor.js';
 
-/** ONNX element type numbers -> v2 names and the array type that carries them. */
-const TYPE_NAME: Array<DataType | undefined> = [];
-const TYPE_ARRAY: Array<(new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView) | undefined> = [];
-(
-  [
-    [1, 'FP32', Float32Array],
-    [2, 'UINT8', Uint8Array],
-    [3, 'INT8', Int8Array],
-    [4, 'UINT16', Uint16Array],
-    [5, 'INT16', Int16Array],
-    [6, 'INT32', Int32Array],
-    [7, 'INT64', BigInt64Array],
-    [8, 'BYTES', undefined],
-    [9, 'BOOL', Uint8Array],
-    [10, 'FP16', Uint16Array],
-    [11, 'FP64', Float64Array],
-    [12, 'UINT32', Uint32Array],
-    [13, 'UINT64', BigUint64Array],
-  ] as const
-).forEach(([code, name, ctor]) => {
-  TYPE_NAME[code] = name;
-  TYPE_ARRAY[code] = ctor;
-});
+type ViewCtor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView;
+
+/** ONNX element type numbers -> v2 names and the array type that carries them (from the datatype table). */
+const TYPE_NAME: ReadonlyArray<DataType | undefined> = BY_ONNX;
+const TYPE_ARRAY: ReadonlyArray<ViewCtor | undefined> = BY_ONNX.map((name) =>
+  name === undefined || name === 'BYTES' ? undefined : (CARRIER[name as NumericDataType] as unknown as ViewCtor),
+);
+
+/** Where a request spent its time in the engine, from the native side's own clock. */
+export interface InferTimings {
+  /** Enqueue -> its batch started (0 when it never started). */
+  queueNs: number;
+  /** Its batch's run: inputs gathered to outputs sliced (0 when it did not run). */
+  computeNs: number;
+  /** Rows of the batch it ran in (0 when it did not run). */
+  batchSize: number;
+}
 
 interface Slot {
   resolve: (out: InferOutputs) => void;
@@ -40,6 +35,8 @@ interface Slot {
   inputs: unknown;
   /** Rejected early (aborted): the engine's answer is dropped. */
   settled: boolean;
+  /** Filled with the request's engine timings when given. */
+  timings: InferTimings | undefined;
 }
 
 const slots: Array<Slot | undefined> = [];
@@ -75,24 +72,32 @@ export function deliver(
 ): void {
   let p = 0;
   for (let r = 0; r < count; r++) {
-    const id = desc[p++]!;
-    const status = desc[p++]!;
-    const n = desc[p++]!;
+    const id = desc[p + L.slot]!;
+    const status = desc[p + L.status]!;
+    const n = desc[p + L.outputs]!;
     const slot = slots[id]!;
     slots[id] = undefined;
     freeSlots.push(id);
+    const timings = slot.timings;
+    if (timings !== undefined) {
+      timings.queueNs = desc[p + L.queueNs]!;
+      timings.computeNs = desc[p + L.computeNs]!;
+      timings.batchSize = desc[p + L.batchSize]!;
+    }
+    p += L.requestWords;
     if (status !== 0) {
       if (!slot.settled) slot.reject(errors![status - 1]);
       continue;
     }
     const out: InferOutputs = {};
     for (let k = 0; k < n; k++) {
-      const index = desc[p++]!;
-      const type = desc[p++]!;
-      const buffer = desc[p++]!;
-      const offset = desc[p++]!;
-      const length = desc[p++]!;
-      const rank = desc[p++]!;
+      const index = desc[p + L.outIndex]!;
+      const type = desc[p + L.outType]!;
+      const buffer = desc[p + L.outBuffer]!;
+      const offset = desc[p + L.outOffset]!;
+      const length = desc[p + L.outLength]!;
+      const rank = desc[p + L.outRank]!;
+      p += L.outputWords;
       const shape = new Array<number>(rank);
       for (let d = 0; d < rank; d++) shape[d] = desc[p++]!;
       const data = buffer >= 0 ? new TYPE_ARRAY[type]!(buffers[buffer]!, offset, length) : bytes![-buffer - 1]!;

@@ -2,6 +2,7 @@
 // environment and thread pools underneath). Loads models off the event loop.
 import { isMainThread } from 'node:worker_threads';
 import { nativeBinding, type NativeRuntimeInfo } from './binding.js';
+import { DATATYPE_TABLE, UNSUPPORTED_ONNX_TYPES } from './datatype.js';
 import { Model } from './model.js';
 import { resolveOrtLibrary } from './ort-library.js';
 import {
@@ -47,6 +48,11 @@ export class Engine {
     const threadsExplicit = o.intraOpThreads !== undefined || o.interOpThreads !== undefined || o.allowSpinning !== undefined;
     const info = nativeBinding().init({
       library: resolveOrtLibrary(o.ortLibrary),
+      eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds,
+      datatypes: [
+        ...DATATYPE_TABLE.map((r) => ({ onnx: r.onnx, name: r.name, size: r.size, supported: true })),
+        ...UNSUPPORTED_ONNX_TYPES.map((r) => ({ onnx: r.onnx, name: r.name, size: 0, supported: false })),
+      ],
       intraOpThreads: o.intraOpThreads ?? 0,
       interOpThreads: o.interOpThreads ?? 0,
       allowSpinning: o.allowSpinning ?? false,

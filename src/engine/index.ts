@@ -1,5 +1,5 @@
 export { Engine, type RuntimeInfo } from './engine.js';
-export { Model, type AbortSignalLike, type InferOptions, type ModelMetadata, type ModelStats } from './model.js';
+export { Model, type AbortSignalLike, type InferOptions, type InferTimings, type ModelMetadata, type ModelStats } from './model.js';
 export { TensorgateError, isTensorgateError, type ErrorCode } from './errors.js';
 export type { EngineLogger, EngineOptions, LoadOptions, DynamicBatchingOptions, QueuePolicy } from './options.js';
 export type { InputTensor, OutputTensor, InferInputs, InferOutputs, TensorMetadata } from './tensor.js';

@@ -1,9 +1,9 @@
 // A loaded model: metadata, inference and statistics. Each infer() is validated and handed to the
 // native scheduler on this thread; ORT runs on the model's runner threads, never on the event loop.
 import type { NativeInputData, NativeModel, NativeModelStats, NativeProviderStatus } from './binding.js';
-import { releaseSlot, settleEarly, takeSlot } from './completions.js';
-import type { DataType } from './datatype.js';
+import { releaseSlot, settleEarly, takeSlot, type InferTimings } from './completions.js';
 import { TensorgateError } from './errors.js';
+import { InputSpec } from './input-check.js';
 import type { InferInputs, InferOutputs, TensorMetadata } from './tensor.js';
 
 /** What infer() needs of an AbortSignal (an AbortSignal is one). */
@@ -25,7 +25,11 @@ export interface InferOptions {
   timeoutUs?: number | undefined;
   /** Priority level, 1 = highest; 0 = the model's default. */
   priority?: number | undefined;
+  /** Filled with where the request spent its time in the engine (queue, compute, batch size). */
+  timings?: InferTimings | undefined;
 }
+
+export type { InferTimings };
 
 export interface ModelMetadata {
   inputs: TensorMetadata[];
@@ -47,12 +51,9 @@ export type ModelStats = NativeModelStats;
 export class Model {
   readonly metadata: ModelMetadata;
   readonly #native: NativeModel;
-  readonly #inputIndex: Map<string, number>;
+  readonly #inputs: InputSpec;
   readonly #outputIndex: Map<string, number>;
-  readonly #inputTypes: DataType[];
-  readonly #inputNames: string[];
   readonly #outputNames: string[];
-  readonly #ranks: number[];
   /** Where each input's dims start in the native shape mailbox. */
   readonly #dimOffsets: number[];
   /** Reused argument list: the native side reads it synchronously. */
@@ -74,14 +75,11 @@ export class Model {
       description: info.description,
       customMetadata: info.customMetadata,
     };
-    this.#inputNames = info.inputs.map((t) => t.name);
+    this.#inputs = new InputSpec(info.inputs);
     this.#outputNames = info.outputs.map((t) => t.name);
-    this.#inputTypes = info.inputs.map((t) => t.datatype);
-    this.#ranks = info.inputs.map((t) => t.shape.length);
     let offset = 0;
-    this.#dimOffsets = this.#ranks.map((r) => (offset += r) - r);
+    this.#dimOffsets = info.inputs.map((t) => (offset += t.shape.length) - t.shape.length);
     this.#datas = new Array<NativeInputData>(info.inputs.length);
-    this.#inputIndex = new Map(this.#inputNames.map((n, i) => [n, i]));
     this.#outputIndex = new Map(info.outputs.map((t, i) => [t.name, i]));
   }
 
@@ -104,32 +102,20 @@ export class Model {
   }
 
   #submit(inputs: InferInputs, options: InferOptions): Promise<InferOutputs> {
-    const names = this.#inputNames;
+    const spec = this.#inputs;
     const datas = this.#datas;
     const mailbox = this.#native.shapes;
     let given = 0;
     for (const name in inputs) {
-      const index = this.#inputIndex.get(name);
-      if (index === undefined) {
-        throw new TensorgateError('INVALID_ARGUMENT', `unknown input '${name}' (model inputs: ${names.join(', ')})`);
-      }
       const tensor = inputs[name]!;
-      const expected = this.#inputTypes[index];
-      if (tensor.datatype !== undefined && tensor.datatype !== expected) {
-        throw new TensorgateError('INVALID_ARGUMENT', `input '${name}': expected datatype ${expected}, got ${tensor.datatype}`);
-      }
+      const index = spec.check(name, tensor);
       const shape = tensor.shape;
-      const rank = this.#ranks[index]!;
-      if (!Array.isArray(shape) || shape.length !== rank) this.#badRank(index, shape);
       const at = this.#dimOffsets[index]!;
-      for (let d = 0; d < rank; d++) mailbox[at + d] = shape[d]!;
+      for (let d = 0; d < shape.length; d++) mailbox[at + d] = shape[d]!;
       datas[index] = tensor.data;
       ++given;
     }
-    if (given !== names.length) {
-      const missing = names.filter((n) => !(n in inputs));
-      throw new TensorgateError('INVALID_ARGUMENT', `missing input${missing.length > 1 ? 's' : ''} '${missing.join("', '")}'`);
-    }
+    if (given !== spec.names.length) throw spec.missing((n) => n in inputs);
     const outputs = options.outputs ? this.#outputIndices(options.outputs) : null;
     const timeoutUs = options.timeoutUs ?? (options.timeoutMs !== undefined ? options.timeoutMs * 1000 : 0);
     const priority = options.priority ?? 0;
@@ -142,7 +128,7 @@ export class Model {
       resolve = res;
       reject = rej;
     });
-    const slot = takeSlot({ resolve, reject, outputNames: this.#outputNames, inputs, settled: false });
+    const slot = takeSlot({ resolve, reject, outputNames: this.#outputNames, inputs, settled: false, timings: options.timings });
     try {
       const native = this.#native;
       if (datas.length === 1) native.submit(slot, priority, timeoutUs, outputs, signal !== undefined, datas[0]!);
@@ -160,17 +146,6 @@ export class Model {
       promise.then(done, done);
     }
     return promise;
-  }
-
-  #badRank(index: number, shape: unknown): never {
-    const t = this.metadata.inputs[index]!;
-    if (!Array.isArray(shape)) {
-      throw new TensorgateError('INVALID_ARGUMENT', `input '${t.name}': shape must be an array of non-negative integers`);
-    }
-    throw new TensorgateError(
-      'INVALID_ARGUMENT',
-      `input '${t.name}': expected rank ${t.shape.length} (shape [${t.shape.join(',')}]), got rank ${shape.length} (shape [${shape.join(',')}])`,
-    );
   }
 
   #outputIndices(names: readonly string[]): Int32Array {

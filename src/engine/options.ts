@@ -18,6 +18,12 @@ export const engineOptionsSchema = z
     allowSpinning: z.boolean().optional(),
     /** ORT's own log level: verbose, info, warning, error, fatal. */
     ortLogLevel: z.enum(['verbose', 'info', 'warning', 'error', 'fatal']).optional(),
+    /**
+     * How long this thread's event loop keeps polling after it submits work, so that a fast model's
+     * completion is picked up without an idle thread's wake-up (only while recent round trips were
+     * shorter than this). 0 turns it off.
+     */
+    eventLoopSpinMicroseconds: count.max(10_000).default(50),
   })
   .strict();
 
@@ -158,7 +164,7 @@ export function toNativeSession(o: ParsedLoadOptions): NativeSessionOptions {
 }
 
 function toNativePolicy(p: z.output<typeof queuePolicySchema> | undefined): NativeQueuePolicy {
-  return p ?? { maxQueueSize: 0, defaultTimeoutMicroseconds: 0, timeoutAction: 'REJECT', allowTimeoutOverride: true };
+  return p ?? queuePolicySchema.parse({});
 }
 
 export function toNativeBatching(o: ParsedLoadOptions): NativeBatchingOptions {

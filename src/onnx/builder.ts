@@ -5,26 +5,27 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import type { Long } from 'protobufjs';
+import { ONNX_TYPE, UNSUPPORTED_ONNX_TYPES } from '../engine/datatype.js';
 
 // onnx-proto is CommonJS whose exports Node cannot detect statically, so take it off the default.
 const { onnx } = onnxProto;
 
-/** ONNX TensorProto.DataType values. */
+/** ONNX TensorProto.DataType values, under ONNX's own names (from the datatype table). */
 export const ElemType = {
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  UINT16: 4,
-  INT16: 5,
-  INT32: 6,
-  INT64: 7,
-  STRING: 8,
-  BOOL: 9,
-  FLOAT16: 10,
-  DOUBLE: 11,
-  UINT32: 12,
-  UINT64: 13,
-  BFLOAT16: 16,
+  FLOAT: ONNX_TYPE.FP32,
+  UINT8: ONNX_TYPE.UINT8,
+  INT8: ONNX_TYPE.INT8,
+  UINT16: ONNX_TYPE.UINT16,
+  INT16: ONNX_TYPE.INT16,
+  INT32: ONNX_TYPE.INT32,
+  INT64: ONNX_TYPE.INT64,
+  STRING: ONNX_TYPE.BYTES,
+  BOOL: ONNX_TYPE.BOOL,
+  FLOAT16: ONNX_TYPE.FP16,
+  DOUBLE: ONNX_TYPE.FP64,
+  UINT32: ONNX_TYPE.UINT32,
+  UINT64: ONNX_TYPE.UINT64,
+  BFLOAT16: UNSUPPORTED_ONNX_TYPES.find((t) => t.name === 'BF16')!.onnx,
 } as const;
 export type ElemType = (typeof ElemType)[keyof typeof ElemType];
 

@@ -2,26 +2,13 @@
 // Triton user recognises every key. Validated once at load; 64-bit fields accept JSON numbers or the
 // decimal strings protobuf's JSON mapping produces.
 import { z } from 'zod';
+import { TRITON_TYPES, type TritonDataType } from '../engine/datatype.js';
 
 const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)], { error: 'expected a non-negative integer (a number or a decimal string)' });
 const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer').transform(Number)], { error: 'expected an integer (a number or a decimal string)' });
 
-export const TRITON_DATA_TYPES = [
-  'TYPE_BOOL',
-  'TYPE_UINT8',
-  'TYPE_UINT16',
-  'TYPE_UINT32',
-  'TYPE_UINT64',
-  'TYPE_INT8',
-  'TYPE_INT16',
-  'TYPE_INT32',
-  'TYPE_INT64',
-  'TYPE_FP16',
-  'TYPE_FP32',
-  'TYPE_FP64',
-  'TYPE_STRING',
-  'TYPE_BF16',
-] as const;
+/** Triton's TYPE_ names: the triton column of the datatype table. */
+export const TRITON_DATA_TYPES = TRITON_TYPES;
 
 const tensorSchema = z
   .object({
@@ -135,7 +122,7 @@ export const modelConfigSchema = z
 
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;
 export type ModelConfig = z.output<typeof modelConfigSchema>;
-export type TritonDataType = (typeof TRITON_DATA_TYPES)[number];
+export type { TritonDataType };
 export type VersionPolicy = NonNullable<ModelConfig['version_policy']>;
 export type TensorConfig = NonNullable<ModelConfig['input']>[number];
 export type WarmupConfig = ModelConfig['model_warmup'][number];

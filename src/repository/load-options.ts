@@ -1,24 +1,9 @@
 // From a model config (Triton's names) to engine load options, and back to the effective config that
 // GET /v2/models/{m}/config reports once the model is loaded (auto-completed from the ONNX file).
-import type { DataType, LoadOptions, ModelMetadata, TensorMetadata } from '../engine/index.js';
-import type { ModelConfig, TensorConfig, TritonDataType } from './config-schema.js';
+import { TRITON_TYPE as V2_TO_TRITON } from '../engine/datatype.js';
+import type { LoadOptions, ModelMetadata, TensorMetadata } from '../engine/index.js';
+import type { ModelConfig, TensorConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
-
-export const V2_TO_TRITON: Record<DataType, TritonDataType> = {
-  BOOL: 'TYPE_BOOL',
-  UINT8: 'TYPE_UINT8',
-  UINT16: 'TYPE_UINT16',
-  UINT32: 'TYPE_UINT32',
-  UINT64: 'TYPE_UINT64',
-  INT8: 'TYPE_INT8',
-  INT16: 'TYPE_INT16',
-  INT32: 'TYPE_INT32',
-  INT64: 'TYPE_INT64',
-  FP16: 'TYPE_FP16',
-  FP32: 'TYPE_FP32',
-  FP64: 'TYPE_FP64',
-  BYTES: 'TYPE_STRING',
-};
 
 export function toLoadOptions(config: ModelConfig, defaultMaxBatchSize: number): LoadOptions {
   const options: LoadOptions = {};

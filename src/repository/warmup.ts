@@ -2,13 +2,10 @@
 // real request does not pay for lazy initialisation (arena growth, kernel selection, TensorRT builds).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CARRIER, ELEMENT_SIZE, type DataType, type NumericDataType } from '../engine/datatype.js';
+import { CARRIER, ELEMENT_SIZE, FROM_TRITON_TYPE, type NumericDataType } from '../engine/datatype.js';
 import type { InferInputs, InputTensor, Model } from '../engine/index.js';
-import type { TritonDataType, WarmupConfig } from './config-schema.js';
+import type { WarmupConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
-import { V2_TO_TRITON } from './load-options.js';
-
-const TRITON_TO_V2 = Object.fromEntries(Object.entries(V2_TO_TRITON).map(([v2, t]) => [t, v2])) as Record<TritonDataType, DataType>;
 
 function warmupTensor(
   sample: WarmupConfig,
@@ -17,8 +14,8 @@ function warmupTensor(
   batched: boolean,
   versionDir: string,
 ): InputTensor {
-  const datatype = TRITON_TO_V2[spec.data_type];
-  if (!datatype) throw new RepositoryError('INVALID', `model_warmup '${sample.name}': input '${inputName}' has unsupported ${spec.data_type}`);
+  const datatype = FROM_TRITON_TYPE[spec.data_type];
+  if (datatype === 'BF16') throw new RepositoryError('INVALID', `model_warmup '${sample.name}': input '${inputName}' has unsupported ${spec.data_type}`);
   const shape = batched ? [sample.batch_size, ...spec.dims] : [...spec.dims];
   const count = shape.reduce((a, b) => a * b, 1);
   if (datatype === 'BYTES') {
