@@ -99,12 +99,12 @@ describe('model configuration files', () => {
     await repo.load('full');
     const instance = await acquire(repo, 'full');
     try {
-      expect(instance.modelConfig).toEqual(FULL_PARSED);
+      expect(instance.config).toEqual(FULL_PARSED);
       expect(instance.model.metadata.maxBatchSize).toBe(8);
       expect(instance.model.metadata.dynamicBatching).toBe(true);
       // The warmup ran (2 runs of a batch of 2) before the model was served.
       expect(instance.model.stats().inferenceCount).toBe(4);
-      expect(instance.config).toMatchObject({
+      expect(instance.effectiveConfig).toMatchObject({
         name: 'full',
         platform: 'onnxruntime_onnx',
         backend: 'onnxruntime',
@@ -131,9 +131,9 @@ describe('model configuration files', () => {
     const a = await acquire(repo, 'fullyaml');
     const b = await acquire(repo, 'yml');
     try {
-      expect(a.modelConfig).toEqual({ ...FULL_PARSED, name: 'fullyaml' });
+      expect(a.config).toEqual({ ...FULL_PARSED, name: 'fullyaml' });
       expect(b.model.metadata.maxBatchSize).toBe(4);
-      expect(b.modelConfig.dynamic_batching?.max_queue_delay_microseconds).toBe(250);
+      expect(b.config.dynamic_batching?.max_queue_delay_microseconds).toBe(250);
     } finally {
       repo.release(a);
       repo.release(b);
@@ -310,7 +310,7 @@ describe('auto-complete when a model has no config', () => {
     repo.release(i);
     expect(i.model.metadata.maxBatchSize).toBe(64);
     expect(i.model.metadata.dynamicBatching).toBe(true);
-    expect(i.config).toMatchObject({
+    expect(i.effectiveConfig).toMatchObject({
       name: 'batchable',
       platform: 'onnxruntime_onnx',
       max_batch_size: 64,
@@ -318,20 +318,20 @@ describe('auto-complete when a model has no config', () => {
       output: [{ name: 'y', data_type: 'TYPE_FP32', dims: [16] }],
       version_policy: { latest: { num_versions: 1 } },
     });
-    expect(i.config.dynamic_batching).toBeDefined();
+    expect(i.effectiveConfig.dynamic_batching).toBeDefined();
     // A config that leaves max_batch_size out is auto-completed the same way.
     const p = await acquire(repo, 'partial');
     repo.release(p);
     expect(p.model.metadata.maxBatchSize).toBe(64);
-    expect(p.config.max_batch_size).toBe(64);
+    expect(p.effectiveConfig.max_batch_size).toBe(64);
   });
 
   it('uses defaultMaxBatchSize', async () => {
     const i = await acquire(repo8, 'batchable');
     repo8.release(i);
     expect(i.model.metadata.maxBatchSize).toBe(8);
-    expect(i.config.max_batch_size).toBe(8);
-    expect(i.config.dynamic_batching).toBeDefined();
+    expect(i.effectiveConfig.max_batch_size).toBe(8);
+    expect(i.effectiveConfig.dynamic_batching).toBeDefined();
   });
 
   it('does not batch (max_batch_size 0) when a first dim is fixed, or when the config says 0', async () => {
@@ -340,14 +340,14 @@ describe('auto-complete when a model has no config', () => {
       repo.release(i);
       expect(i.model.metadata.maxBatchSize, name).toBe(0);
       expect(i.model.metadata.dynamicBatching, name).toBe(false);
-      expect(i.config.max_batch_size, name).toBe(0);
-      expect(i.config.dynamic_batching, name).toBeUndefined();
+      expect(i.effectiveConfig.max_batch_size, name).toBe(0);
+      expect(i.effectiveConfig.dynamic_batching, name).toBeUndefined();
     }
     const fixed = await acquire(repo, 'fixed');
     repo.release(fixed);
-    expect(fixed.config.input).toEqual([{ name: 'x', data_type: 'TYPE_FP32', dims: [2, 3] }]);
+    expect(fixed.effectiveConfig.input).toEqual([{ name: 'x', data_type: 'TYPE_FP32', dims: [2, 3] }]);
     const nobatch = await acquire(repo, 'nobatch');
     repo.release(nobatch);
-    expect(nobatch.config.input).toEqual([{ name: 'x', data_type: 'TYPE_FP32', dims: [-1, 16] }]);
+    expect(nobatch.effectiveConfig.input).toEqual([{ name: 'x', data_type: 'TYPE_FP32', dims: [-1, 16] }]);
   });
 });

@@ -130,7 +130,7 @@ describe("control mode 'explicit'", () => {
     const second = repo.served('b')[0]!;
     expect(second.generation).not.toBe(first.generation);
     expect(second.model.metadata.maxBatchSize).toBe(2);
-    expect(second.config).toMatchObject({ max_batch_size: 2, dynamic_batching: { max_queue_delay_microseconds: 500 } });
+    expect(second.effectiveConfig).toMatchObject({ max_batch_size: 2, dynamic_batching: { max_queue_delay_microseconds: 500 } });
     await hooks.retiredOf(first);
     expect(first.model.accepting).toBe(false);
 

@@ -5,7 +5,7 @@
 // (served, not yet retired) when the request was accepted and when it was answered.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/index.js';
-import { ModelRepository, type ServedInstance } from '../src/repository/repository.js';
+import { ModelRepository, type ServedVersion } from '../src/repository/repository.js';
 import {
   HookRecorder,
   RecordingLogger,
@@ -54,7 +54,7 @@ describe.each([
     let nextConstant = 100;
     const hooks = {
       ...recorder.hooks,
-      served: (instance: ServedInstance) => {
+      served: (instance: ServedVersion) => {
         constantOf.set(instance.generation, nextConstant);
         recorder.hooks.served!(instance);
       },
@@ -76,7 +76,7 @@ describe.each([
 
     const client = async () => {
       while (!stop) {
-        let instance: ServedInstance | undefined;
+        let instance: ServedVersion | undefined;
         try {
           const got = repo.acquire('m');
           const tAcquire = performance.now();

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/index.js';
 import { RepositoryError } from '../src/repository/errors.js';
-import { ModelRepository, type ServedInstance } from '../src/repository/repository.js';
+import { ModelRepository, type ServedVersion } from '../src/repository/repository.js';
 import {
   HookRecorder,
   RecordingLogger,
@@ -31,7 +31,7 @@ describe('on-demand loading with LRU eviction', () => {
   let log: RecordingLogger;
   let counting: ReturnType<typeof countingEngine>;
   let repo: ModelRepository;
-  const held: ServedInstance[] = [];
+  const held: ServedVersion[] = [];
 
   beforeEach(async () => {
     dirs = tempRepo();
@@ -82,7 +82,7 @@ describe('on-demand loading with LRU eviction', () => {
     // Once served, acquire() is synchronous.
     const again = repo.acquire('b');
     expect(again).toBe(instance);
-    repo.release(again as ServedInstance);
+    repo.release(again as ServedVersion);
   });
 
   it('N concurrent requests wait on one load', async () => {

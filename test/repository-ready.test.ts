@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine, type Model } from '../src/engine/index.js';
 import { slowBatchModel, tinyModel } from '../src/onnx/models.js';
-import { ModelRepository, type ServedInstance } from '../src/repository/repository.js';
+import { ModelRepository, type ServedVersion } from '../src/repository/repository.js';
 import { HookRecorder, RecordingLogger, closeRepo, countingEngine, putConfig, putModel, tempRepo } from './helpers/repo-fixtures.js';
 
 const engine = Engine.create({ logger: { warn: () => {} } });
@@ -48,7 +48,7 @@ describe('readiness', () => {
       logger: new RecordingLogger(),
       hooks: hooks.hooks,
     });
-    let leased: ServedInstance | undefined;
+    let leased: ServedVersion | undefined;
     try {
       expect(repo.ready()).toBe(true);
       const loading = repo.load('slow');
@@ -82,7 +82,7 @@ describe('readiness', () => {
       for (const s of before) expect(s).toMatchObject({ ready: false, served: 0 });
       for (const s of duringWarmup) expect(s.state).toBe('LOADING');
       // The warmup had run, completely, when the model was served.
-      const instance = (await early) as ServedInstance;
+      const instance = (await early) as ServedVersion;
       expect(instance.model).toBe(sessionModel);
       expect(instance.model.stats().inferenceCount).toBe(WARMUP_RUNS * 2);
       expect(repo.ready()).toBe(true);

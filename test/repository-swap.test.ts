@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/engine/index.js';
 import { RepositoryError } from '../src/repository/errors.js';
-import { ModelRepository, type ServedInstance } from '../src/repository/repository.js';
+import { ModelRepository, type ServedVersion } from '../src/repository/repository.js';
 import {
   HookRecorder,
   RecordingLogger,
@@ -30,13 +30,13 @@ const warmup = (count: number) => ({
   model_warmup: [{ name: 'ones', batch_size: 1, count, inputs: { x: { data_type: 'TYPE_FP32', dims: [WIDTH], zero_data: true } } }],
 });
 
-const valueOf = (out: Awaited<ReturnType<ServedInstance['model']['infer']>>) => (out.y!.data as Float32Array)[0]! - 1;
+const valueOf = (out: Awaited<ReturnType<ServedVersion['model']['infer']>>) => (out.y!.data as Float32Array)[0]! - 1;
 
 /**
  * Samples the request path on every macrotask while `work` runs: acquire() must always hand out an
  * instance synchronously (no promise, no throw), and every sampled instance must answer correctly.
  */
-async function sampleWhile(repo: ModelRepository, name: string, work: Promise<unknown>, expected: (i: ServedInstance) => number) {
+async function sampleWhile(repo: ModelRepository, name: string, work: Promise<unknown>, expected: (i: ServedVersion) => number) {
   let done = false;
   void work.finally(() => (done = true)).catch(() => undefined);
   const seen = new Map<number, number>(); // generation -> samples
@@ -46,7 +46,7 @@ async function sampleWhile(repo: ModelRepository, name: string, work: Promise<un
     const i = repo.acquire(name);
     expect(i).not.toBeInstanceOf(Promise);
     expect(repo.ready()).toBe(true);
-    const instance = i as ServedInstance;
+    const instance = i as ServedVersion;
     seen.set(instance.generation, (seen.get(instance.generation) ?? 0) + 1);
     if (samples++ % 4 === 0) {
       answers.push(

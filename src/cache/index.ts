@@ -4,4 +4,4 @@ export { CacheKey, makeKey, type CacheKeyParts, type KeyHash } from './key.js';
 export { parseCacheFlags, parseByteSize, CacheConfigError, type CacheConfig } from './config.js';
 export { encodeValue, decodeValue, CodecError, type ValueMeta, type DecodedValue } from './codec.js';
 export type { L2State, CacheLogger } from './redis-level.js';
-export { ReplyTier, type CachedReply, type ReplyKey, type ReplyKeyParts } from './reply-tier.js';
+export { ReplyTier, type CachedReply, type EncodedReply, type ReplyKey, type ReplyKeyParts } from './reply-tier.js';

@@ -32,7 +32,7 @@ export type KeyHash = 'murmur3' | 'sha256';
 export interface CacheKeyParts {
   model: string;
   version: string;
-  /** Identifies the exact model bytes + config (ServedInstance.contentHash). */
+  /** Identifies the exact model bytes + config (ServedVersion.contentHash). */
   contentHash: string;
   inputs: InferInputs;
   /** The requested outputs; undefined (all outputs) and [] are different keys. */

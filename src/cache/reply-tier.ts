@@ -10,17 +10,20 @@ import { murmurParts } from './key.js';
 export interface ReplyKeyParts {
   model: string;
   version: string;
-  /** Identifies the exact model bytes + config (ServedInstance.contentHash). */
+  /** Identifies the exact model bytes + config (ServedVersion.contentHash). */
   contentHash: string;
   /** The Inference-Header-Content-Length value (it changes how the body reads), or undefined. */
   headerLength: string | undefined;
   body: Uint8Array;
 }
 
-export interface CachedReply {
+/** An encoded reply, as a front sends it: its headers (none over gRPC) and its body, in chunks. */
+export interface EncodedReply {
   headers: Record<string, string>;
   body: Buffer[];
 }
+
+export type CachedReply = EncodedReply;
 
 export interface ReplyKey {
   readonly id: string;

@@ -1,5 +1,6 @@
-// `tensorgate serve`: engine, repository, metrics and HTTP server wired together, with graceful
-// shutdown on SIGTERM/SIGINT.
+// `tensorgate serve`: engine, repository, cache, metrics, the inference service and its fronts wired
+// together, with a graceful shutdown: readiness off, every front stops accepting and finishes its
+// in-flight requests, then models unload and the cache closes.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -7,11 +8,15 @@ import { Engine } from '../engine/index.js';
 import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
-import { InferenceServer } from '../server/server.js';
+import { InferenceService, ServerControl } from '../inference/index.js';
+import { HttpFront } from '../server/server.js';
+import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
-  server: InferenceServer;
+  server: HttpFront;
+  service: InferenceService;
+  control: ServerControl;
   repository: ModelRepository;
   port: number;
   logger: Logger;
@@ -56,7 +61,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     hooks: {
       served: (i) => {
         metrics.trackModel(i.name, i.versionLabel, i.model);
-        if (i.modelConfig.response_cache?.enable && !cache) {
+        if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
         }
       },
@@ -71,24 +76,37 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     await cache?.close(); // do not leave a Redis connection behind
     throw err;
   }
-  const server = new InferenceServer({
-    repository,
+  const service = new InferenceService({ repository, cache });
+  const control = new ServerControl({ repository, cache, version: packageVersion(), adminToken: options.adminToken });
+  const server = new HttpFront({
+    service,
+    control,
     metrics,
     logger,
     host: options.host,
     port: options.httpPort,
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
-    ...(options.adminToken ? { adminToken: options.adminToken } : {}),
-    ...(cache ? { cache } : {}),
-    version: packageVersion(),
   });
   const port = await server.listen();
+  let stopping: Promise<boolean> | undefined;
+  const stop = async (timeoutMs: number): Promise<boolean> => {
+    control.startDraining();
+    server.stopAccepting();
+    const drained = await waitFor(() => server.inflight, timeoutMs);
+    if (!drained) logger.warn({ inflight: server.inflight }, 'shutdown timeout: closing with requests in flight');
+    await server.close(Math.max(1000, timeoutMs / 2));
+    await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
+    await cache?.close();
+    return drained;
+  };
   return {
     server,
+    service,
+    control,
     repository,
     port,
     logger,
-    stop: () => server.shutdown(options.shutdownTimeout * 1000),
+    stop: () => (stopping ??= stop(options.shutdownTimeout * 1000)),
   };
 }

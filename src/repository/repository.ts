@@ -27,15 +27,17 @@ export interface RepositoryLogger {
 }
 
 /** A loaded model version that serves requests. */
-export interface ServedInstance {
+export interface ServedVersion {
   readonly name: string;
   readonly version: number;
   readonly versionLabel: string;
   readonly model: Model;
   /** The parsed config (response_cache, ...). */
-  readonly modelConfig: ModelConfig;
-  /** The complete config in Triton's JSON form (GET .../config). */
-  readonly config: Record<string, unknown>;
+  readonly config: ModelConfig;
+  /** The complete config in Triton's JSON form, auto-completed from the model (GET .../config). */
+  readonly effectiveConfig: Record<string, unknown>;
+  /** `name\0version`: the key of this version's statistics (cache counters, metrics). */
+  readonly key: string;
   /** The model's output names, in order. */
   readonly outputOrder: string[];
   /** Unique per load: a swapped-in copy of the same version gets a new one. */
@@ -50,9 +52,9 @@ export interface ServedInstance {
 
 export interface RepositoryHooks {
   /** An instance starts serving (a swap calls it for the new one before retiring the old). */
-  served?(instance: ServedInstance): void;
+  served?(instance: ServedVersion): void;
   /** An instance stopped serving and is unloaded. */
-  retired?(instance: ServedInstance): void;
+  retired?(instance: ServedVersion): void;
   state?(name: string, version: string, state: VersionState): void;
   loadFailed?(name: string, version: string, reason: string): void;
 }
@@ -79,7 +81,7 @@ export interface IndexEntry {
   reason?: string;
 }
 
-interface Instance extends ServedInstance {
+interface Instance extends ServedVersion {
   leases: number;
   retired: boolean;
   fingerprint: string;
@@ -230,7 +232,7 @@ export class ModelRepository {
    * The instance serving `name` (and `version`, else the highest served one), with a lease taken:
    * call release() when the request is done. Sync when served; a promise when it must load first.
    */
-  acquire(name: string, version?: string): ServedInstance | Promise<ServedInstance> {
+  acquire(name: string, version?: string): ServedVersion | Promise<ServedVersion> {
     const entry = this.#entries.get(name);
     const instance = entry && (version === undefined ? entry.latest : entry.instances.get(Number(version)));
     if (instance && (version === undefined || /^\d+$/.test(version))) {
@@ -241,12 +243,12 @@ export class ModelRepository {
     return this.#acquireSlow(name, version);
   }
 
-  release(served: ServedInstance): void {
+  release(served: ServedVersion): void {
     const instance = served as Instance;
     if (--instance.leases === 0 && instance.retired) void this.#unloadInstance(instance);
   }
 
-  async #acquireSlow(name: string, version?: string): Promise<ServedInstance> {
+  async #acquireSlow(name: string, version?: string): Promise<ServedVersion> {
     checkModelName(name);
     if (version !== undefined && !/^\d+$/.test(version)) {
       throw new RepositoryError('NOT_FOUND', `model '${name}' has no version '${version}': versions are non-negative integers`);
@@ -448,8 +450,9 @@ export class ModelRepository {
       version: disk.version,
       versionLabel: label,
       model,
-      modelConfig: config,
-      config: effectiveConfig(entry.name, config, model.metadata),
+      config,
+      effectiveConfig: effectiveConfig(entry.name, config, model.metadata),
+      key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,
       contentHash,
@@ -603,7 +606,7 @@ export class ModelRepository {
   }
 
   /** Served instances of a model (all, or one version), without taking leases. */
-  served(name: string, version?: string): ServedInstance[] {
+  served(name: string, version?: string): ServedVersion[] {
     const entry = this.#entries.get(name);
     if (!entry) return [];
     if (version === undefined) return [...entry.instances.values()].sort((a, b) => b.version - a.version);
@@ -611,7 +614,7 @@ export class ModelRepository {
     return i && /^\d+$/.test(version) ? [i] : [];
   }
 
-  allServed(): ServedInstance[] {
+  allServed(): ServedVersion[] {
     return [...this.#entries.values()].flatMap((e) => [...e.instances.values()]);
   }
 

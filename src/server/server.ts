@@ -1,19 +1,16 @@
-// The HTTP server: a transport (uWS or node:http), the v2 routes, errors as {"error": ...}, request
-// and response compression, admin-token protection of the repository API, metrics, and graceful
-// shutdown (readiness 503, stop accepting, finish in-flight work, close).
-import { timingSafeEqual } from 'node:crypto';
-import type { ResponseCache } from '../cache/index.js';
+// The HTTP front: a transport (uWS or node:http), the v2 routes, errors as {"error": ...} with the
+// status of src/protocol/errors.ts, request and response compression, the admin token on the
+// repository API, HTTP metrics, and its part of a graceful shutdown (stop accepting, finish in-flight
+// requests, close). Everything behind the routes is the inference service's.
+import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
-import { errorBody, errorMessage, httpStatusFor, ProtocolError } from '../protocol/errors.js';
+import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad } from '../protocol/infer-request.js';
-import { RepositoryError } from '../repository/errors.js';
-import type { ModelRepository } from '../repository/repository.js';
-import { InferenceRouter } from '../routing/inference-router.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
 import { matchRoute, type RouteMatch } from './routes.js';
-import { toBuffer, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
+import { toBuffer, waitFor, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
 import { loadUws, UwsTransport } from './uws-transport.js';
 import * as v2 from './v2-handlers.js';
 
@@ -25,7 +22,8 @@ export interface ServerLogger {
 }
 
 export interface ServerOptions {
-  repository: ModelRepository;
+  service: InferenceService;
+  control: ServerControl;
   metrics: ServerMetrics;
   logger: ServerLogger;
   host: string;
@@ -33,38 +31,26 @@ export interface ServerOptions {
   /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
   httpEngine: 'auto' | 'uws' | 'node';
   maxBodyBytes: number;
-  /** When set, the repository API needs `Authorization: Bearer <token>`. */
-  adminToken?: string;
-  /** The response cache (--cache), used by models whose config enables response_cache. */
-  cache?: ResponseCache;
-  version: string;
 }
 
 const RETRY_AFTER_SECONDS = '1';
 
-export class InferenceServer {
+export class HttpFront {
   readonly #options: ServerOptions;
-  readonly #repository: ModelRepository;
+  readonly #control: ServerControl;
   readonly #metrics: ServerMetrics;
   readonly #log: ServerLogger;
   readonly #ctx: v2.HandlerContext;
   #transport!: Transport;
-  #draining = false;
   #inflight = 0;
-  #idle: (() => void) | undefined;
   port = 0;
 
   constructor(options: ServerOptions) {
     this.#options = options;
-    this.#repository = options.repository;
+    this.#control = options.control;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = {
-      repository: options.repository,
-      router: new InferenceRouter(options.repository, options.cache),
-      version: options.version,
-      ready: () => !this.#draining,
-    };
+    this.#ctx = { service: options.service, control: options.control };
   }
 
   get transportKind(): 'uws' | 'node' {
@@ -99,24 +85,23 @@ export class InferenceServer {
     }
   }
 
-  /** Readiness goes false, new connections are refused, in-flight requests finish (up to `timeoutMs`). */
-  async shutdown(timeoutMs: number): Promise<boolean> {
-    this.#draining = true;
+  /** New connections are refused; open ones go on (readiness is the control plane's). */
+  stopAccepting(): void {
     this.#transport.stopAccepting();
-    const drained = await new Promise<boolean>((resolve) => {
-      if (this.#inflight === 0) return resolve(true);
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#idle = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
-    if (!drained) this.#log.warn({ inflight: this.#inflight }, 'shutdown timeout: closing with requests in flight');
-    // Responses still being written (large bodies under backpressure) finish before connections close.
-    await this.#transport.close(Math.max(1000, timeoutMs / 2));
-    await Promise.race([this.#repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
-    await this.#options.cache?.close();
-    return drained;
+  }
+
+  /** Resolves true once no request is in flight, false if `timeoutMs` passes first. */
+  drained(timeoutMs: number): Promise<boolean> {
+    return waitFor(() => this.#inflight, timeoutMs);
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Responses still being written (large bodies under backpressure) finish before connections close. */
+  close(timeoutMs: number): Promise<void> {
+    return this.#transport.close(timeoutMs);
   }
 
   // Not async: a request that completes synchronously (health, metadata) costs no promise, and an
@@ -147,11 +132,11 @@ export class InferenceServer {
   }
 
   #done(): void {
-    if (--this.#inflight === 0 && this.#idle) this.#idle();
+    this.#inflight--;
   }
 
   #finish(req: IncomingRequest, match: RouteMatch | null, response: OutgoingResponse, started: number): Promise<OutgoingResponse> | OutgoingResponse {
-    if (this.#draining) response.close = true; // no more requests on this connection
+    if (this.#control.draining) response.close = true; // no more requests on this connection
     this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
     const encoding = response.body === undefined ? undefined : acceptedEncoding(req.headers['accept-encoding']);
     if (!encoding) return response;
@@ -165,15 +150,15 @@ export class InferenceServer {
   }
 
   #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
-    if (!match) throw new ProtocolError(404, `no route for ${req.method} ${req.path}`);
+    if (!match) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
     if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET')) {
       return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
     }
-    if (this.#draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
-      throw new ProtocolError(503, 'the server is shutting down');
+    if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
+      throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
     if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
-      this.#authorize(req);
+      this.#control.authorize(req.headers.authorization);
     }
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && req.body.length > 0) {
@@ -191,11 +176,9 @@ export class InferenceServer {
       case 'model_infer':
         return v2.handleInfer(ctx, match, req, signal);
       case 'health_live':
-        return v2.json(200, { live: true });
-      case 'health_ready': {
-        const ready = !this.#draining && this.#repository.ready();
-        return v2.json(ready ? 200 : 503, { ready });
-      }
+        return v2.handleLive(ctx);
+      case 'health_ready':
+        return v2.handleReady(ctx);
       case 'server_metadata':
         return v2.handleServerMetadata(ctx);
       case 'model_metadata':
@@ -217,30 +200,12 @@ export class InferenceServer {
     }
   }
 
-  #authorize(req: IncomingRequest): void {
-    const token = this.#options.adminToken;
-    if (!token) return;
-    const given = req.headers.authorization ?? '';
-    const expected = `Bearer ${token}`;
-    const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
-    if (!ok) throw new ProtocolError(401, 'the repository API needs an admin token: Authorization: Bearer <token>');
-  }
-
   #errorResponse(err: unknown, match: RouteMatch | null): OutgoingResponse {
-    let status: number;
-    if (err instanceof RepositoryError) {
-      status = { NOT_FOUND: 404, INVALID: 400, UNAVAILABLE: 503, LOAD_FAILED: 400 }[err.code];
-    } else {
-      status = httpStatusFor(err);
-    }
-    if (status >= 500 && !(err instanceof ProtocolError) && !(err instanceof RepositoryError) && status !== 503) {
-      this.#log.error({ route: match?.route, err: errorMessage(err) }, 'request failed');
-    }
+    const status = httpStatusFor(err);
+    if (!isExpectedError(err)) this.#log.error({ route: match?.route, err: errorMessage(err) }, 'request failed');
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
     if (status === 401) headers['www-authenticate'] = 'Bearer';
     return { status, headers, body: errorBody(errorMessage(err)) };
   }
-
-
 }

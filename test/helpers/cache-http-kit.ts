@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { serveOptionsSchema, type ServeOptions } from '../../src/cli/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
-import type { ServedInstance } from '../../src/repository/repository.js';
+import type { ServedVersion } from '../../src/repository/repository.js';
 import { ElemType, GraphBuilder } from '../../src/onnx/builder.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ export interface CacheTestServer {
   running: RunningServer;
   port: number;
   /** The served instance of `name` (highest version). */
-  instance(name: string): ServedInstance;
+  instance(name: string): ServedVersion;
   /** The engine's inference_count (rows) of the served instance of `name`. */
   inferences(name: string): number;
   stop(): Promise<void>;
@@ -97,7 +97,7 @@ export async function startCacheServer(
     : undefined;
   const running = await startServer(parsed, logger);
   let stopped: Promise<void> | undefined;
-  const instance = (name: string): ServedInstance => {
+  const instance = (name: string): ServedVersion => {
     const i = running.repository.served(name)[0];
     if (!i) throw new Error(`model '${name}' is not served`);
     return i;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { Engine, LoadOptions, Model } from '../../src/engine/index.js';
 import { ElemType, GraphBuilder, attr } from '../../src/onnx/builder.js';
-import type { ModelRepository, RepositoryHooks, RepositoryLogger, ServedInstance, VersionState } from '../../src/repository/repository.js';
+import type { ModelRepository, RepositoryHooks, RepositoryLogger, ServedVersion, VersionState } from '../../src/repository/repository.js';
 
 export const WIDTH = 4;
 
@@ -124,8 +124,8 @@ export class RecordingLogger implements RepositoryLogger {
 
 /** Records every hook call with a timestamp (performance.now()). */
 export class HookRecorder {
-  readonly served: Array<{ t: number; instance: ServedInstance }> = [];
-  readonly retired: Array<{ t: number; instance: ServedInstance }> = [];
+  readonly served: Array<{ t: number; instance: ServedVersion }> = [];
+  readonly retired: Array<{ t: number; instance: ServedVersion }> = [];
   readonly states: Array<{ t: number; name: string; version: string; state: VersionState }> = [];
   readonly failures: Array<{ t: number; name: string; version: string; reason: string }> = [];
   readonly #waiters = new Set<() => void>();
@@ -168,11 +168,11 @@ export class HookRecorder {
   }
 
   /** Waits for the n-th (1-based) served() of `name`. */
-  nthServed(name: string, n: number, ms?: number): Promise<ServedInstance> {
+  nthServed(name: string, n: number, ms?: number): Promise<ServedVersion> {
     return this.until(() => this.served.filter((s) => s.instance.name === name)[n - 1]?.instance, `served #${n} of ${name}`, ms);
   }
 
-  retiredOf(instance: ServedInstance, ms?: number): Promise<{ t: number; instance: ServedInstance }> {
+  retiredOf(instance: ServedVersion, ms?: number): Promise<{ t: number; instance: ServedVersion }> {
     return this.until(() => this.retired.find((r) => r.instance === instance), `retired(${instance.name}/${instance.version} gen ${instance.generation})`, ms);
   }
 }
@@ -201,7 +201,7 @@ export function countingEngine(engine: Engine): { engine: Engine; loads: string[
 }
 
 /** acquire() returns an instance or a promise: await either, and always get a rejection as a rejection. */
-export async function acquire(repo: ModelRepository, name: string, version?: string): Promise<ServedInstance> {
+export async function acquire(repo: ModelRepository, name: string, version?: string): Promise<ServedVersion> {
   return await repo.acquire(name, version);
 }
 

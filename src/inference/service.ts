@@ -1,0 +1,91 @@
+// The inference path every front uses. A front turns its wire request into a RequestContext (model,
+// payload, deadline, cancellation, trace context), calls infer(), and writes the reply it gets back;
+// the stages below do everything in between, in this order:
+//
+//   resolve       the served version, leased for the request       stages/resolve.ts
+//   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
+//   decode        the payload as engine tensors                     stages/decode.ts
+//   tensor-cache  outputs of identical inputs, shared computations  stages/tensor-cache.ts  (caching models)
+//   execute       the model, under deadline/priority/cancellation   stages/execute.ts
+//   encode        the reply in the front's format                   stages/encode.ts
+//
+// then each stage's finish() in reverse order (release the lease, remember the reply).
+import type { EncodedReply, ResponseCache } from '../cache/index.js';
+import type { ModelRepository } from '../repository/index.js';
+import type { RequestContext } from './context.js';
+import type { Stage } from './stage.js';
+import { DecodeStage } from './stages/decode.js';
+import { EncodeStage } from './stages/encode.js';
+import { ExecuteStage } from './stages/execute.js';
+import { ReplyCacheStage } from './stages/reply-cache.js';
+import { ResolveStage } from './stages/resolve.js';
+import { TensorCacheStage } from './stages/tensor-cache.js';
+
+export interface InferenceServiceOptions {
+  repository: ModelRepository;
+  /** The response cache (--cache); models opt in with response_cache { enable: true }. */
+  cache?: ResponseCache | undefined;
+}
+
+export class InferenceService {
+  readonly stages: readonly Stage[];
+
+  constructor(options: InferenceServiceOptions) {
+    const cache = options.cache;
+    this.stages = [
+      new ResolveStage(options.repository),
+      ...(cache ? [new ReplyCacheStage(cache)] : []),
+      new DecodeStage(),
+      ...(cache ? [new TensorCacheStage(cache)] : []),
+      new ExecuteStage(),
+      new EncodeStage(),
+    ];
+  }
+
+  /**
+   * Runs the request through the stages and returns its reply. Sync stages run without a promise
+   * between them; only a stage that waits (the engine, a cache level, a model loading) adds one.
+   */
+  infer(ctx: RequestContext): Promise<EncodedReply> {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#run(ctx, 0);
+    } catch (err) {
+      this.#finish(ctx, err);
+      return Promise.reject(err);
+    }
+    if (pending === undefined) {
+      this.#finish(ctx, undefined);
+      return Promise.resolve(ctx.reply!);
+    }
+    return pending.then(
+      () => {
+        this.#finish(ctx, undefined);
+        return ctx.reply!;
+      },
+      (err: unknown) => {
+        this.#finish(ctx, err);
+        throw err;
+      },
+    );
+  }
+
+  /** Runs stages from `i`: undefined when all ran synchronously, else a promise of the rest. */
+  #run(ctx: RequestContext, i: number): Promise<void> | undefined {
+    const stages = this.stages;
+    for (; i < stages.length && ctx.reply === undefined; i++) {
+      ctx.stagesRun = i + 1;
+      const waiting = stages[i]!.run(ctx);
+      if (waiting !== undefined) {
+        const next = i + 1;
+        return waiting.then(() => this.#run(ctx, next));
+      }
+    }
+    return undefined;
+  }
+
+  #finish(ctx: RequestContext, error: unknown): void {
+    const stages = this.stages;
+    for (let i = ctx.stagesRun - 1; i >= 0; i--) stages[i]!.finish?.(ctx, error);
+  }
+}

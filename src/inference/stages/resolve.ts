@@ -1,0 +1,29 @@
+// Resolve: the served version that answers the request, with a lease on it so that a swap or an unload
+// cannot take it away mid-request (released in finish). Sync when the model is served; a promise when
+// it must load first (on-demand loading).
+import type { ModelRepository, ServedVersion } from '../../repository/index.js';
+import type { RequestContext } from '../context.js';
+import type { Stage } from '../stage.js';
+
+export class ResolveStage implements Stage {
+  readonly name = 'resolve';
+  readonly #repository: ModelRepository;
+
+  constructor(repository: ModelRepository) {
+    this.#repository = repository;
+  }
+
+  run(ctx: RequestContext): void | Promise<void> {
+    const found = this.#repository.acquire(ctx.model, ctx.version);
+    if (found instanceof Promise) return found.then((target) => this.#leased(ctx, target));
+    ctx.target = found;
+  }
+
+  #leased(ctx: RequestContext, target: ServedVersion): void {
+    ctx.target = target;
+  }
+
+  finish(ctx: RequestContext): void {
+    if (ctx.target) this.#repository.release(ctx.target);
+  }
+}
