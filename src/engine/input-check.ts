@@ -67,9 +67,8 @@ function checkShape(meta: TensorMetadata, shape: unknown): number {
   const name = meta.name;
   if (!Array.isArray(shape)) throw invalid(`input '${name}': shape must be an array of non-negative integers`);
   if (shape.length !== meta.shape.length) {
-    throw invalid(
-      `input '${name}': expected rank ${meta.shape.length} (shape [${meta.shape.join(',')}]), got rank ${shape.length} (shape [${shape.join(',')}])`,
-    );
+    const given = shape.length > 16 ? `${shape.slice(0, 16).join(',')},...` : shape.join(',');
+    throw invalid(`input '${name}': expected rank ${meta.shape.length} (shape [${meta.shape.join(',')}]), got rank ${shape.length} (shape [${given}])`);
   }
   let count = 1;
   for (let d = 0; d < shape.length; d++) {

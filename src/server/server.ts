@@ -5,7 +5,7 @@
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
-import { alignmentPad } from '../protocol/infer-request.js';
+import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
@@ -31,6 +31,17 @@ export interface ServerOptions {
   /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
   httpEngine: 'auto' | 'uws' | 'node';
   maxBodyBytes: number;
+}
+
+/** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
+function bodyPad(header: string | undefined): number {
+  if (header === undefined) return 0;
+  try {
+    const n = parseInferenceHeaderLength(header);
+    return n === undefined || n === 0 ? 0 : alignmentPad(n);
+  } catch {
+    return 0;
+  }
 }
 
 const RETRY_AFTER_SECONDS = '1';
@@ -63,10 +74,7 @@ export class HttpFront {
       port: this.#options.port,
       maxBodyBytes: this.#options.maxBodyBytes,
       handler: (req: IncomingRequest, signal: ClientAbort) => this.#handle(req, signal),
-      bodyPad: (headers: Record<string, string>) => {
-        const n = Number(headers['inference-header-content-length']);
-        return Number.isInteger(n) && n > 0 ? alignmentPad(n) : 0;
-      },
+      bodyPad: (headers: Record<string, string>) => bodyPad(headers['inference-header-content-length']),
     };
     this.#transport = this.#createTransport(transportOptions);
     this.port = await this.#transport.listen();
