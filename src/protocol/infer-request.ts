@@ -475,7 +475,12 @@ function fillStrings(name: string, src: ArrayLike<unknown>, reusable: boolean): 
 // ---------------------------------------------------------------------------------------------
 // Binary tensor data
 
-function decodeBinary(
+/**
+ * One input's binary data (body[start, start + size)) as its carrier: little-endian, row-major
+ * elements (views where aligned, see typedView); BYTES as 4-byte LE length + bytes each. `source`
+ * names where the bytes came from in error messages (the gRPC front passes 'raw_input_contents size').
+ */
+export function decodeBinary(
   name: string,
   datatype: DataType,
   body: Buffer,
@@ -483,12 +488,13 @@ function decodeBinary(
   size: number,
   shape: readonly number[],
   count: number,
+  source = 'binary_data_size',
 ): InputTensor['data'] {
-  if (datatype === 'BYTES') return parseBytes(name, body, start, size, count);
+  if (datatype === 'BYTES') return parseBytes(name, body, start, size, count, source);
   const expected = count * ELEMENT_SIZE[datatype];
   if (size !== expected) {
     throw badRequest(
-      `binary size mismatch: input '${name}' has binary_data_size ${size} but ${count} ${datatype} ` +
+      `binary size mismatch: input '${name}' has ${source} ${size} but ${count} ${datatype} ` +
         `elements (shape [${shape.join(',')}]) take ${expected} bytes`,
     );
   }
@@ -518,14 +524,14 @@ function checkBool(name: string, data: Uint8Array): void {
 }
 
 /** BYTES binary data: each element a 4-byte little-endian length and that many bytes (views, no copy). */
-function parseBytes(name: string, body: Buffer, start: number, size: number, count: number): Buffer[] {
+function parseBytes(name: string, body: Buffer, start: number, size: number, count: number, source: string): Buffer[] {
   const end = start + size;
   const elements = new Array<Buffer>(count);
   let at = start;
   for (let i = 0; i < count; i++) {
     if (at + 4 > end) {
       throw badRequest(
-        `binary size mismatch: input '${name}' has ${i} BYTES elements in its binary_data_size ${size}, ` +
+        `binary size mismatch: input '${name}' has ${i} BYTES elements in its ${source} ${size}, ` +
           `its shape needs ${count}`,
       );
     }
@@ -534,7 +540,7 @@ function parseBytes(name: string, body: Buffer, start: number, size: number, cou
     if (at + length > end) {
       throw badRequest(
         `binary size mismatch: input '${name}': BYTES element ${i} has length ${length}, past the end of ` +
-          `its binary_data_size ${size}`,
+          `its ${source} ${size}`,
       );
     }
     elements[i] = body.subarray(at, at + length);
@@ -543,7 +549,7 @@ function parseBytes(name: string, body: Buffer, start: number, size: number, cou
   if (at !== end) {
     throw badRequest(
       `binary size mismatch: input '${name}' has ${end - at} bytes after its ${count} BYTES elements ` +
-        `(binary_data_size ${size})`,
+        `(${source} ${size})`,
     );
   }
   return elements;
