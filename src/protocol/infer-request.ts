@@ -526,7 +526,8 @@ function checkBool(name: string, data: Uint8Array): void {
 /** BYTES binary data: each element a 4-byte little-endian length and that many bytes (views, no copy). */
 function parseBytes(name: string, body: Buffer, start: number, size: number, count: number, source: string): Buffer[] {
   const end = start + size;
-  const elements = new Array<Buffer>(count);
+  // Each element takes at least 4 bytes: a shape claiming more fails below, without a huge allocation.
+  const elements = new Array<Buffer>(Math.min(count, Math.floor(size / 4)));
   let at = start;
   for (let i = 0; i < count; i++) {
     if (at + 4 > end) {
