@@ -249,7 +249,15 @@ export class Writer {
   /** A length-prefixed string whose UTF-8 byte length the caller already computed. */
   string(text: string, byteLength: number): void {
     this.varint(byteLength);
-    if (byteLength > 0) this.buf.write(text, this.pos, byteLength, 'utf8');
+    if (byteLength === text.length && byteLength <= 32) {
+      // ASCII (one byte per UTF-16 unit only then), short: names, datatypes, ids. A native
+      // Buffer.write costs more than the copy for these.
+      const buf = this.buf;
+      const pos = this.pos;
+      for (let i = 0; i < byteLength; i++) buf[pos + i] = text.charCodeAt(i);
+    } else if (byteLength > 0) {
+      this.buf.write(text, this.pos, byteLength, 'utf8');
+    }
     this.pos += byteLength;
   }
 
