@@ -6,6 +6,11 @@ import { CARRIER, ELEMENT_SIZE, type AnyTypedArray, type DataType, type NumericD
 import type { InputTensor } from '../engine/tensor.js';
 import { badRequest } from './errors.js';
 
+/**
+ * One input's binary data (body[start, start + size)) as its carrier: little-endian, row-major
+ * elements (views where aligned, see typedView); BYTES as 4-byte LE length + bytes each. `source`
+ * names where the bytes came from in error messages (the gRPC front passes 'raw_input_contents size').
+ */
 export function decodeBinary(
   name: string,
   datatype: DataType,
@@ -14,12 +19,13 @@ export function decodeBinary(
   size: number,
   shape: readonly number[],
   count: number,
+  source = 'binary_data_size',
 ): InputTensor['data'] {
-  if (datatype === 'BYTES') return parseBytes(name, body, start, size, count);
+  if (datatype === 'BYTES') return parseBytes(name, body, start, size, count, source);
   const expected = count * ELEMENT_SIZE[datatype];
   if (size !== expected) {
     throw badRequest(
-      `binary size mismatch: input '${name}' has binary_data_size ${size} but ${count} ${datatype} ` +
+      `binary size mismatch: input '${name}' has ${source} ${size} but ${count} ${datatype} ` +
         `elements (shape [${shape.join(',')}]) take ${expected} bytes`,
     );
   }
@@ -49,14 +55,15 @@ export function checkBool(name: string, data: Uint8Array): void {
 }
 
 /** BYTES binary data: each element a 4-byte little-endian length and that many bytes (views, no copy). */
-export function parseBytes(name: string, body: Buffer, start: number, size: number, count: number): Buffer[] {
+export function parseBytes(name: string, body: Buffer, start: number, size: number, count: number, source: string): Buffer[] {
   const end = start + size;
-  const elements = new Array<Buffer>(count);
+  // Each element takes at least 4 bytes: a shape claiming more fails below, without a huge allocation.
+  const elements = new Array<Buffer>(Math.min(count, Math.floor(size / 4)));
   let at = start;
   for (let i = 0; i < count; i++) {
     if (at + 4 > end) {
       throw badRequest(
-        `binary size mismatch: input '${name}' has ${i} BYTES elements in its binary_data_size ${size}, ` +
+        `binary size mismatch: input '${name}' has ${i} BYTES elements in its ${source} ${size}, ` +
           `its shape needs ${count}`,
       );
     }
@@ -65,7 +72,7 @@ export function parseBytes(name: string, body: Buffer, start: number, size: numb
     if (at + length > end) {
       throw badRequest(
         `binary size mismatch: input '${name}': BYTES element ${i} has length ${length}, past the end of ` +
-          `its binary_data_size ${size}`,
+          `its ${source} ${size}`,
       );
     }
     elements[i] = body.subarray(at, at + length);
@@ -74,7 +81,7 @@ export function parseBytes(name: string, body: Buffer, start: number, size: numb
   if (at !== end) {
     throw badRequest(
       `binary size mismatch: input '${name}' has ${end - at} bytes after its ${count} BYTES elements ` +
-        `(binary_data_size ${size})`,
+        `(${source} ${size})`,
     );
   }
   return elements;

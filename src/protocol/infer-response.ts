@@ -66,25 +66,7 @@ export function encodeInferResponse(args: EncodeResponseArgs): EncodedResponse {
     }
   };
 
-  if (args.requested !== undefined) {
-    for (const r of args.requested) {
-      const tensor = outputs[r.name];
-      if (tensor === undefined) throw new ProtocolError(500, `output '${r.name}' is missing from the result`);
-      add(r.name, tensor, r.binary);
-    }
-  } else {
-    const done = new Set<string>();
-    for (const name of args.order) {
-      const tensor = outputs[name];
-      if (tensor === undefined || done.has(name)) continue;
-      done.add(name);
-      add(name, tensor, args.binaryDataOutput);
-    }
-    // Anything the model order does not name still goes out, after the rest.
-    for (const name of Object.keys(outputs)) {
-      if (!done.has(name)) add(name, outputs[name]!, args.binaryDataOutput);
-    }
-  }
+  for (const o of responseOutputs(outputs, args.requested, args.order, args.binaryDataOutput)) add(o.name, o.tensor, o.binary);
   json += ']}';
 
   const header = Buffer.from(json, 'utf8');
@@ -96,6 +78,48 @@ export function encodeInferResponse(args: EncodeResponseArgs): EncodedResponse {
       }
     : { 'Content-Type': 'application/json' };
   return { body: chunks, headers, byteLength: header.length + binaryLength };
+}
+
+/** One output of a response, in response order. */
+export interface ResponseOutput {
+  name: string;
+  tensor: OutputTensor;
+  /** Sent as binary data (HTTP); the gRPC front sends every output raw. */
+  binary: boolean;
+}
+
+/**
+ * The outputs a response carries, in its order: the requested ones in the request's order; else
+ * every output in the model's order, then any the model order does not name. Every front uses this
+ * rule. A requested output missing from the result is a 500.
+ */
+export function responseOutputs(
+  outputs: InferOutputs,
+  requested: readonly RequestedOutput[] | undefined,
+  order: readonly string[],
+  binaryDataOutput: boolean,
+): ResponseOutput[] {
+  const list: ResponseOutput[] = [];
+  if (requested !== undefined) {
+    for (const r of requested) {
+      const tensor = outputs[r.name];
+      if (tensor === undefined) throw new ProtocolError(500, `output '${r.name}' is missing from the result`);
+      list.push({ name: r.name, tensor, binary: r.binary });
+    }
+    return list;
+  }
+  const done = new Set<string>();
+  for (const name of order) {
+    const tensor = outputs[name];
+    if (tensor === undefined || done.has(name)) continue;
+    done.add(name);
+    list.push({ name, tensor, binary: binaryDataOutput });
+  }
+  // Anything the model order does not name still goes out, after the rest.
+  for (const name of Object.keys(outputs)) {
+    if (!done.has(name)) list.push({ name, tensor: outputs[name]!, binary: binaryDataOutput });
+  }
+  return list;
 }
 
 /** An output's binary form: little-endian raw elements; BYTES as 4-byte LE length + bytes each. */
