@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, type Sample } from './family.js';
 import { NativeModelMetrics, type StatsSource } from './native.js';
+import { RequestFamilies } from './request-families.js';
 
 export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING';
 export const MODEL_STATES: readonly ModelState[] = ['READY', 'LOADING', 'UNAVAILABLE', 'UNLOADING'];
@@ -24,17 +25,11 @@ export const HTTP_DURATION_BUCKETS: Float64Array = logBuckets(1e-5, 2, 10);
 /** Cache lookup duration buckets: 1 µs (in-process L1 hits) to 11.9 s, 2 per doubling. */
 export const CACHE_DURATION_BUCKETS: Float64Array = logBuckets(1e-6, 2, 10);
 
-const HTTP_LAYOUT = new BucketLayout(HTTP_DURATION_BUCKETS);
 const CACHE_LAYOUT = new BucketLayout(CACHE_DURATION_BUCKETS);
 
 /** A duration fit to observe: NaN, negative and infinite ones are not (the event is still counted). */
 const observable = (seconds: number): boolean => seconds >= 0 && seconds !== Infinity;
 
-interface HttpSeries {
-  readonly labels: Labels;
-  count: number;
-  readonly duration: HistogramCell;
-}
 
 interface CacheModelSeries {
   readonly labels: Labels;
@@ -63,9 +58,8 @@ export class ServerMetrics {
   readonly registry: Registry;
   readonly prefix: string;
   readonly #native: NativeModelMetrics;
-  /** route → method → status → series: three lookups, no string built per request. */
-  readonly #http = new Map<string, Map<string, Map<number, HttpSeries>>>();
-  readonly #httpRoutes = new Map<string, HistogramCell>();
+  readonly #httpFamilies: RequestFamilies;
+  readonly #grpcFamilies: RequestFamilies;
   readonly #states = new Map<string, StateSeries>();
   readonly #loadFailures = new Map<string, { readonly labels: Labels; count: number }>();
   readonly #cache = new Map<CacheLevel, CacheLevelSeries>();
@@ -74,34 +68,31 @@ export class ServerMetrics {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
     const registry = (this.registry = options.registry ?? new Registry());
     this.#native = new NativeModelMetrics(prefix);
+    this.#httpFamilies = new RequestFamilies(
+      {
+        total: `${prefix}http_requests_total`,
+        totalHelp: 'HTTP requests by route template, method and status code',
+        duration: `${prefix}http_request_duration_seconds`,
+        durationHelp: 'HTTP request duration by route template, request received to response written',
+        labels: ['route', 'method', 'status'],
+      },
+      HTTP_DURATION_BUCKETS,
+    );
+    this.#grpcFamilies = new RequestFamilies(
+      {
+        total: `${prefix}grpc_requests_total`,
+        totalHelp: 'gRPC calls (each message of a stream counts) by method, kind (unary or stream) and status code name',
+        duration: `${prefix}grpc_request_duration_seconds`,
+        durationHelp: 'gRPC call duration by method, request received to response written (per message on streams)',
+        labels: ['method', 'kind', 'code'],
+      },
+      HTTP_DURATION_BUCKETS,
+    );
     const families: ScrapeFamily[] = [
       ...this.#native.families,
 
-      new ScrapeFamily(
-        `${prefix}http_requests_total`,
-        'HTTP requests by route template, method and status code',
-        'counter',
-        (out) => {
-          for (const byMethod of this.#http.values()) {
-            for (const byStatus of byMethod.values()) {
-              for (const s of byStatus.values()) out.push({ labels: s.labels, value: s.count });
-            }
-          }
-        },
-        () => this.#http.clear(),
-      ),
-      new ScrapeFamily(
-        `${prefix}http_request_duration_seconds`,
-        'HTTP request duration by route template, request received to response written',
-        'histogram',
-        (out) => {
-          for (const cell of this.#httpRoutes.values()) cell.push(out, `${prefix}http_request_duration_seconds`);
-        },
-        () => {
-          this.#http.clear();
-          this.#httpRoutes.clear();
-        },
-      ),
+      ...this.#httpFamilies.families,
+      ...this.#grpcFamilies.families,
 
       new ScrapeFamily(
         `${prefix}model_state`,
@@ -178,21 +169,12 @@ export class ServerMetrics {
    * cardinality), not the raw path. The series are created once per (route, method, status).
    */
   observeHttp(route: string, method: string, status: number, seconds: number): void {
-    const series = this.#http.get(route)?.get(method)?.get(status) ?? this.#addHttpSeries(route, method, status);
-    series.count++;
-    if (observable(seconds)) series.duration.observe(seconds);
+    this.#httpFamilies.observe(route, method, status, seconds);
   }
 
-  #addHttpSeries(route: string, method: string, status: number): HttpSeries {
-    let byMethod = this.#http.get(route);
-    if (!byMethod) this.#http.set(route, (byMethod = new Map()));
-    let byStatus = byMethod.get(method);
-    if (!byStatus) byMethod.set(method, (byStatus = new Map()));
-    let duration = this.#httpRoutes.get(route);
-    if (!duration) this.#httpRoutes.set(route, (duration = new HistogramCell(HTTP_LAYOUT, { route })));
-    const series: HttpSeries = { labels: { route, method, status: String(status) }, count: 0, duration };
-    byStatus.set(status, series);
-    return series;
+  /** Counts one gRPC call (or stream message) by method, 'unary' | 'stream' and status code name. */
+  observeGrpc(method: string, kind: 'unary' | 'stream', code: string, seconds: number): void {
+    this.#grpcFamilies.observe(method, kind, code, seconds);
   }
 
   // ---- repository -------------------------------------------------------------------------------
