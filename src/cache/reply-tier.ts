@@ -5,7 +5,7 @@
 // levels. The `id` and every parameter are inside the body, so a reply can never answer a request it
 // does not match byte for byte (the 64-bit check and the length are compared too).
 import { LRUCache } from 'lru-cache';
-import { murmurParts } from './key.js';
+import { murmurParts } from './murmur3.js';
 
 export interface ReplyKeyParts {
   model: string;
