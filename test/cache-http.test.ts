@@ -29,7 +29,7 @@ import {
   sleep,
   startCacheServer,
   tempRepository,
-  waitUntil,
+  until,
   type CacheTestServer,
   type LogSink,
   type Reply,
@@ -127,7 +127,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     expect(metric(text, 'tensorgate_cache_errors_total') ?? 0).toBe(0);
 
     // The write to Redis is fire-and-forget: wait until it is there (one entry, with no TTL).
-    await waitUntil('the entry in Redis', async () => (await keys('t1:')).length === 1);
+    await until(async () => (await keys('t1:')).length === 1, 'the entry in Redis');
     const [key] = await keys('t1:');
     expect(key).toMatch(/^t1:tiny:[0-9a-f]{32}$/);
     expect(await raw.pttl(key!)).toBe(-1);
@@ -162,7 +162,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     const other = row16(2);
     expect(outputY(await infer(c.port, 'tiny', other))).toEqual(plus(other, 1));
     expect(c.inferences('tiny')).toBe(1);
-    await waitUntil('the second entry in Redis', async () => (await keys('t1:')).length === 2);
+    await until(async () => (await keys('t1:')).length === 2, 'the second entry in Redis');
   });
 
   it('expires entries after the model config ttl_s, at both levels', async () => {
@@ -176,7 +176,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     // Only meaningful if the machine was not stalled for the whole TTL in between.
     if (Date.now() - stored < 700) expect(a.inferences('ttl')).toBe(1);
 
-    await waitUntil('the entry in Redis', async () => (await keys('t2:')).length === 1);
+    await until(async () => (await keys('t2:')).length === 1, 'the entry in Redis');
     const [key] = await keys('t2:');
     const pttl = await raw.pttl(key!);
     expect(pttl).toBeGreaterThan(0);
@@ -251,7 +251,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     const model = a.instance('deadline').model;
     // A: with a 300 ms deadline. B: the identical request, no deadline, sent while A is queued.
     const pa = send(a.port, 'POST', '/v2/models/deadline/infer', inferBody(x, { parameters: { timeout: 300_000 } }));
-    await waitUntil('A queued', () => model.stats().pending === 1, 10_000, 2);
+    await until(() => model.stats().pending === 1, 'A queued', 10_000, 2);
     const rb = await send(a.port, 'POST', '/v2/models/deadline/infer', inferBody(x));
     const ra = await pa;
     // A may time out (its own deadline) or, were its deadline not applied to a shared computation, succeed.
@@ -272,7 +272,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     // Output A (x + 1): computed by a, then from a's L1 and from L2 on b.
     expect(outputY(await infer(a.port, 'swap', x))).toEqual(plus(x, 1));
     expect(outputY(await infer(a.port, 'swap', x))).toEqual(plus(x, 1));
-    await waitUntil('the entry in Redis', async () => (await keys('t4:')).length === 1);
+    await until(async () => (await keys('t4:')).length === 1, 'the entry in Redis');
     expect(outputY(await infer(b.port, 'swap', x))).toEqual(plus(x, 1));
     expect(a.inferences('swap')).toBe(1);
     expect(b.inferences('swap')).toBe(0);
@@ -282,7 +282,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     const oldB = b.instance('swap');
     r.put('swap', 1, addConst16(2));
     await Promise.all([a.running.repository.poll(), b.running.repository.poll()]);
-    await waitUntil('the swap on both servers', () => a.instance('swap') !== oldA && b.instance('swap') !== oldB);
+    await until(() => a.instance('swap') !== oldA && b.instance('swap') !== oldB, 'the swap on both servers');
     expect(a.instance('swap').versionLabel).toBe('1');
     expect(a.instance('swap').contentHash).not.toBe(oldA.contentHash);
     expect(b.instance('swap').contentHash).toBe(a.instance('swap').contentHash);
@@ -302,10 +302,10 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     const midB = b.instance('swap');
     r.put('swap', 2, addConst16(3));
     await Promise.all([a.running.repository.poll(), b.running.repository.poll()]);
-    await waitUntil('version 2 on both servers', () => a.instance('swap').version === 2 && b.instance('swap').version === 2);
+    await until(() => a.instance('swap').version === 2 && b.instance('swap').version === 2, 'version 2 on both servers');
     expect(a.instance('swap')).not.toBe(midA);
     expect(b.instance('swap')).not.toBe(midB);
-    await waitUntil('the x + 2 entry in Redis', async () => (await keys('t4:')).length >= 2);
+    await until(async () => (await keys('t4:')).length >= 2, 'the x + 2 entry in Redis');
     reply = await infer(a.port, 'swap', x);
     expect(outputY(reply)).toEqual(plus(x, 3));
     expect(reply.json().model_version).toBe('2');
@@ -375,14 +375,14 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     const fresh = new Redis(own.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await fresh.connect();
     try {
-      await waitUntil(
-        'a writing to the restarted Redis',
+      await until(
         async () => {
           const x = row16(unique++);
           expect(outputY(await infer(a.port, 'tiny', x))).toEqual(plus(x, 1));
           await sleep(50);
           return (await keys('t5:', fresh)).length > 0;
         },
+        'a writing to the restarted Redis',
         15_000,
         100,
       );
@@ -390,7 +390,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
       const n = (await keys('t5:', fresh)).length;
       const w = row16(unique++);
       expect(outputY(await infer(a.port, 'tiny', w))).toEqual(plus(w, 1));
-      await waitUntil('the new entry in Redis', async () => (await keys('t5:', fresh)).length === n + 1);
+      await until(async () => (await keys('t5:', fresh)).length === n + 1, 'the new entry in Redis');
       const b = await start({ modelRepository: root, cache: [spec] });
       expect(outputY(await infer(b.port, 'tiny', w))).toEqual(plus(w, 1));
       expect(b.inferences('tiny')).toBe(0);
@@ -399,7 +399,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
       const v = row16(unique++);
       expect(outputY(await infer(b.port, 'tiny', v))).toEqual(plus(v, 1));
       expect(b.inferences('tiny')).toBe(1);
-      await waitUntil('b’s entry in Redis', async () => (await keys('t5:', fresh)).length === n + 2);
+      await until(async () => (await keys('t5:', fresh)).length === n + 2, 'b’s entry in Redis');
       const hitsBefore = metric(await scrape(a.port), 'tensorgate_cache_hits_total', { level: 'l2', model: 'tiny' }) ?? 0;
       const computed = a.inferences('tiny');
       expect(outputY(await infer(a.port, 'tiny', v))).toEqual(plus(v, 1));
@@ -427,14 +427,14 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
     await client.connect();
     try {
       let seed = 800;
-      await waitUntil(
-        'a writing to Redis once it is up',
+      await until(
         async () => {
           const y = row16(seed++);
           expect(outputY(await infer(a.port, 'tiny', y))).toEqual(plus(y, 1));
           await sleep(50);
           return (await keys('t8:', client)).length > 0;
         },
+        'a writing to Redis once it is up',
         15_000,
         100,
       );
@@ -493,7 +493,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
       expect(s.inference_stats.cache_hit.count).toBe(0);
       expect(s.inference_stats.cache_miss.count).toBe(0);
     }
-    await waitUntil('the cached model’s entry in Redis', async () => (await keys('t6:')).length === 1);
+    await until(async () => (await keys('t6:')).length === 1, 'the cached model’s entry in Redis');
     expect(await keys('t6:plain:')).toEqual([]);
     expect(await keys('t6:off:')).toEqual([]);
 

@@ -7,6 +7,7 @@ import { ResponseCache, type CacheConfig, type CacheKeyParts, type CacheSink } f
 import type { InferOutputs } from '../src/engine/index.js';
 import { classifyRedisError } from '../src/cache/redis-level.js';
 import { freePort, redisServerAvailable, RedisServer } from './helpers/redis-server.js';
+import { until } from './helpers/fixtures.js';
 import { RecordingSink } from './helpers/cache-sink.js';
 
 const parts = (n: number, model = 'm'): CacheKeyParts => ({
@@ -22,14 +23,6 @@ const outputsFor = (n: number): InferOutputs => ({
   text: { datatype: 'BYTES', shape: [2], data: [Buffer.from(`t${n}`), Buffer.from([0, 1, 2])] },
   flag: { datatype: 'BOOL', shape: [], data: Uint8Array.of(1) },
 });
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 let prefixes = 0;
 const hasRedis = redisServerAvailable();
@@ -216,7 +209,7 @@ describe.skipIf(!hasRedis)('ResponseCache with Redis (L2)', () => {
       await sleep(400);
       const before = calls;
       await own.kill();
-      await waitFor('the circuit to open', () => cache.l2State === 'open-circuit', 3000);
+      await until(() => cache.l2State === 'open-circuit', 'the circuit to open', 3000, 20);
       await sleep(500); // keep loading while Redis is down (reconnects fail in the background)
       stop = true;
       await Promise.all(workers);
@@ -229,7 +222,7 @@ describe.skipIf(!hasRedis)('ResponseCache with Redis (L2)', () => {
 
       // Redis comes back on the same port: after the retry interval the circuit closes by itself.
       await own.restart();
-      await waitFor('L2 to reconnect', () => cache.l2State === 'connected', 5000);
+      await until(() => cache.l2State === 'connected', 'L2 to reconnect', 5000, 20);
       const k = cache.key(parts(5000));
       expect((await cache.getOrCompute(k, 'm', undefined, async () => outputsFor(5000))).source).toBe('compute');
       await sleep(30);

@@ -9,6 +9,7 @@ import { BY_ONNX, CACHE_CODE, DATATYPE_TABLE, ONNX_TYPE, TRITON_TYPE, type DataT
 import { Engine, type InferTimings } from '../src/engine/index.js';
 import { ElemType } from '../src/onnx/builder.js';
 import { identityModel, slowBatchModel } from '../src/onnx/models.js';
+import { occupy } from './helpers/batching.js';
 import { testEngine } from './helpers/engine.js';
 
 describe('completion descriptor layout', () => {
@@ -56,11 +57,11 @@ describe('per-request engine timings', () => {
   it('a request refused in the queue reports no compute', async () => {
     const model = await testEngine().load(slowBatchModel({ ms: 30, size: 256 }), { maxBatchSize: 8, dynamicBatching: {} });
     const x = () => ({ x: { shape: [1, 256], data: new Float32Array(256) } });
-    const first = model.infer(x());
+    const { running } = await occupy(model); // the next request queues behind this one
     const t: InferTimings = { queueNs: -1, computeNs: -1, batchSize: -1 };
     await expect(model.infer(x(), { timeoutUs: 1000, timings: t })).rejects.toMatchObject({ code: 'TIMEOUT' });
     expect(t).toEqual({ queueNs: 0, computeNs: 0, batchSize: 0 });
-    await first;
+    await running;
     await model.unload();
   });
 });

@@ -84,11 +84,11 @@ describe.each(ENGINES)('disconnects over %s', (engine) => {
     const client = new RawClient(port);
     const body = slowRequest(5);
     await client.write(inferHead('slow_cancel', Buffer.byteLength(body)) + body);
-    await until(() => model.stats().pending === 2, 10_000, 'request queued behind the blocker');
+    await until(() => model.stats().pending === 2, 'request queued behind the blocker', 10_000);
     client.destroy();
-    await until(() => model.stats().failures.cancelled === base.failures.cancelled + 1, 10_000, 'queued request cancelled');
+    await until(() => model.stats().failures.cancelled === base.failures.cancelled + 1, 'queued request cancelled', 10_000);
     expect((await blocker).status).toBe(200);
-    await until(() => model.stats().pending === 0, 10_000, 'pending back to 0');
+    await until(() => model.stats().pending === 0, 'pending back to 0', 10_000);
     const stats = model.stats();
     expect(stats.inferenceCount).toBe(base.inferenceCount + 1); // the blocker only
     expect(stats.success.count).toBe(base.success.count + 1);
@@ -105,9 +105,9 @@ describe.each(ENGINES)('disconnects over %s', (engine) => {
     const client = new RawClient(port);
     const body = slowRequest(6);
     await client.write(inferHead('slow_cancel', Buffer.byteLength(body)) + body);
-    await until(() => model.stats().queue.count > base.queue.count, 10_000, 'request taken by the runner');
+    await until(() => model.stats().queue.count > base.queue.count, 'request taken by the runner', 10_000);
     client.destroy();
-    await until(() => model.stats().pending === 0, 10_000, 'run finished');
+    await until(() => model.stats().pending === 0, 'run finished', 10_000);
     expect(model.stats().success.count).toBe(base.success.count + 1);
     await stillServing();
     // And the model still answers.
@@ -137,7 +137,7 @@ describe.each(ENGINES)('disconnects over %s', (engine) => {
     await Promise.all(vanishing);
     for (const r of await Promise.all(normal)) expect(r.status).toBe(200);
     expect((await blocker).status).toBe(200);
-    await until(() => model.stats().pending === 0, 15_000, 'queue drained');
+    await until(() => model.stats().pending === 0, 'queue drained', 15_000);
     await stillServing();
   });
 });

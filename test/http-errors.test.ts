@@ -244,7 +244,7 @@ describe.each(ENGINES)('errors over %s', (engine) => {
       const model = server.model('slow_queue');
       const { running: blocker } = await occupy(server, 'slow_queue');
       const queued = post(port, '/v2/models/slow_queue/infer', slowRequest(2));
-      await until(() => model.stats().pending === 2, 10_000, 'second request queued');
+      await until(() => model.stats().pending === 2, 'second request queued', 10_000);
       const full = await post(port, '/v2/models/slow_queue/infer', slowRequest(3));
       expectError(full, 503, 'queue of priority level 1 is full (max_queue_size 1)');
       expect(full.headers['retry-after']).toMatch(/^\d+$/);

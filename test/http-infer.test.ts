@@ -423,7 +423,7 @@ describe.each(ENGINES)('infer over %s', (engine) => {
       sent.push(p);
       p.catch(() => undefined);
       // Queued before the next one is sent, so arrival order is known.
-      await until(() => model.stats().pending > pending, 10_000, `${name} queued`);
+      await until(() => model.stats().pending > pending, `${name} queued`, 10_000);
     };
     await send('low1');
     await send('low2', 2);
@@ -519,7 +519,7 @@ describe.each(ENGINES)('infer over %s', (engine) => {
     try {
       await client.write(`HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n`);
       // Read the head only: a HEAD response has no body whatever its Content-Length says.
-      await until(() => client.received.includes('\r\n\r\n') || client.closed, 5000, 'HEAD response');
+      await until(() => client.received.includes('\r\n\r\n') || client.closed, 'HEAD response', 5000);
       const head = client.received.toString('latin1');
       expect(head).toMatch(/^HTTP\/1\.1 200/);
       // Then a GET on the same connection must parse cleanly: no stray body bytes before it.

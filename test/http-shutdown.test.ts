@@ -152,7 +152,7 @@ describe.each(ENGINES)('graceful shutdown over %s', (engine) => {
     await until(() => {
       const s = model.stats();
       return s.pending + s.success.count - base >= ACCEPTED;
-    }, 20_000, 'every request in the batcher');
+    }, 'every request in the batcher', 20_000);
     expect(model.stats().pending).toBeGreaterThan(2); // work left to drain
     const racing = Array.from({ length: RACING }, (_, i) => attempt(port, 100 + i));
     await sleep(3);
@@ -216,7 +216,7 @@ describe.each(ENGINES)('graceful shutdown over %s', (engine) => {
     await until(() => {
       const s = model.stats();
       return s.pending + s.success.count >= requests;
-    }, 20_000, 'every request accepted');
+    }, 'every request accepted', 20_000);
     const drained = server.stop();
     setTimeout(openGate, 300);
     const results = await Promise.all(pending);
@@ -250,8 +250,8 @@ describe.each(ENGINES)('graceful shutdown over %s', (engine) => {
           ACCEPTED
         );
       },
-      20_000,
       'every request in the batcher',
+      20_000,
     );
     const racing = Array.from({ length: RACING }, (_, i) => attempt(port, 100 + i));
     await sleep(3);

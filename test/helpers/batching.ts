@@ -1,19 +1,12 @@
 // Helpers for scheduling tests: a request that occupies the runner, and polling for a condition.
 import type { InferOutputs, Model } from '../../src/engine/index.js';
 
-export const SLOW_SIZE = 256;
+import { SLOW_SIZE, until } from './fixtures.js';
+
+export { SLOW_SIZE, until };
 
 export function rows(n: number, fill = 1): Float32Array {
   return new Float32Array(n * SLOW_SIZE).fill(fill);
-}
-
-/** Resolves once `cond` holds (polled every ms), or rejects after `ms`. */
-export async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }
 
 /**

@@ -1,15 +1,13 @@
 // Helpers for the response-cache end-to-end tests (test/cache-http.test.ts): temp repositories, servers
 // started in-process through startServer() (the `tensorgate serve` code path), a keep-alive HTTP client,
 // and readers for /metrics and /stats. Self-contained on purpose: only src/ and redis-server.ts.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { serveOptionsSchema, type ServeOptions } from '../../src/cli/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { ServedVersion } from '../../src/repository/repository.js';
 import { ElemType, GraphBuilder } from '../../src/onnx/builder.js';
+import { putConfig, putModel, tempRepo } from './fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // Models and repositories
@@ -38,36 +36,14 @@ export interface TempRepo {
   cleanup(): void;
 }
 
-let staged = 0;
-
 export function tempRepository(models: Record<string, ModelSpec>): TempRepo {
-  const base = mkdtempSync(join(tmpdir(), 'tg-cache-http-'));
-  const root = join(base, 'models');
-  const staging = join(base, 'staging');
-  mkdirSync(root);
-  mkdirSync(staging);
-  const put = (name: string, version: number, bytes: Uint8Array): void => {
-    const versionDir = join(root, name, String(version));
-    const tmp = join(staging, `f${++staged}`);
-    writeFileSync(tmp, bytes);
-    try {
-      mkdirSync(versionDir, { recursive: false });
-      // A new version directory: stage it complete, then swap it in.
-      rmSync(versionDir, { recursive: true });
-      const dir = join(staging, `v${++staged}`);
-      mkdirSync(dir);
-      renameSync(tmp, join(dir, 'model.onnx'));
-      renameSync(dir, versionDir);
-    } catch {
-      renameSync(tmp, join(versionDir, 'model.onnx'));
-    }
-  };
+  const { root, cleanup } = tempRepo();
+  const put = (name: string, version: number, bytes: Uint8Array): void => void putModel(root, name, version, bytes);
   for (const [name, spec] of Object.entries(models)) {
-    mkdirSync(join(root, name));
     for (const [version, bytes] of Object.entries(spec.versions)) put(name, Number(version), bytes);
-    if (spec.config) writeFileSync(join(root, name, 'config.json'), JSON.stringify(spec.config));
+    if (spec.config) putConfig(root, name, spec.config);
   }
-  return { root, put, cleanup: () => rmSync(base, { recursive: true, force: true }) };
+  return { root, put, cleanup };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,12 +226,4 @@ export async function modelStats(port: number, model: string): Promise<ModelStat
 // ---------------------------------------------------------------------------------------------
 // Waiting
 
-export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000, every = 20): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep, until } from './fixtures.js';

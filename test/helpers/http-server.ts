@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { Model } from '../../src/engine/index.js';
 import { ElemType, GraphBuilder } from '../../src/onnx/builder.js';
 import { slowBatchModel } from '../../src/onnx/models.js';
+import { SLOW_SIZE, until } from './fixtures.js';
 import { expect } from 'vitest';
 
 export type HttpEngine = 'uws' | 'node';
@@ -19,37 +20,7 @@ export const ENGINES: HttpEngine[] = ['uws', 'node'];
 // ---------------------------------------------------------------------------------------------
 // Repository
 
-export interface RepoModel {
-  /** The model bytes of version 1, or bytes per version. */
-  bytes?: Uint8Array;
-  versions?: Record<number, Uint8Array>;
-  /** Written as config.json when given. */
-  config?: Record<string, unknown>;
-  /** Written verbatim as config.json (for invalid configs). */
-  rawConfig?: string;
-}
-
-/** Writes `<tmp>/<name>/<version>/model.onnx` (+ config.json) for each model; returns the root. */
-export function makeRepository(models: Record<string, RepoModel>): string {
-  const root = mkdtempSync(join(tmpdir(), 'tensorgate-http-'));
-  for (const [name, m] of Object.entries(models)) {
-    const dir = join(root, name);
-    mkdirSync(dir, { recursive: true });
-    const versions = m.versions ?? { 1: m.bytes! };
-    for (const [version, bytes] of Object.entries(versions)) {
-      mkdirSync(join(dir, version), { recursive: true });
-      writeFileSync(join(dir, version, 'model.onnx'), bytes);
-    }
-    if (m.config) writeFileSync(join(dir, 'config.json'), JSON.stringify(m.config));
-    if (m.rawConfig !== undefined) writeFileSync(join(dir, 'config.json'), m.rawConfig);
-  }
-  return root;
-}
-
-/** One ORT thread per slow model (2-core machine: the event loop keeps a core). */
-export const ONE_THREAD = { intra_op_thread_count: { string_value: '1' } };
-
-export const SLOW_SIZE = 256;
+export { makeRepository, ONE_THREAD, SLOW_SIZE, until, type RepoModel } from './fixtures.js';
 
 /** A slowBatchModel (y = x exactly, ~ms per run whatever the batch) for the repository. */
 export function slowModelBytes(ms: number): Uint8Array {
@@ -287,15 +258,6 @@ function parseResponse(buf: Buffer): { response: RawResponse; consumed: number }
   return { response: { status, headers, body: Buffer.from(buf.subarray(at, at + length)) }, consumed: at + length };
 }
 
-/** Polls `cond` (sync or async) every few ms until it holds; throws after `ms`. */
-export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`${what} not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The v2 binary tensor extension
 
@@ -374,6 +336,6 @@ export async function occupy(server: TestServer, name: string): Promise<{ runnin
   const taken = model.stats().queue.count;
   const running = post(server.port, `/v2/models/${name}/infer`, slowRequest(-1));
   running.catch(() => undefined);
-  await until(() => model.stats().queue.count > taken, 10_000, `${name}: the runner takes the blocker`);
+  await until(() => model.stats().queue.count > taken, `${name}: the runner takes the blocker`, 10_000);
   return { running };
 }

@@ -1,7 +1,7 @@
 // A real redis-server for tests: a child process on a free loopback port, no persistence. start() waits
 // until it answers PING; stop() (SIGTERM), kill() (SIGKILL) and restart() (same port) for failure tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 
 const HOST = '127.0.0.1';
 
@@ -10,18 +10,9 @@ export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-/** A loopback port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './fixtures.js';
+
+export { freePort };
 
 /** One PING over a raw socket: true on +PONG within `timeoutMs`. */
 export function ping(port: number, timeoutMs = 200): Promise<boolean> {

@@ -1,10 +1,6 @@
-// Fixtures for the model-repository tests: temp repositories written atomically (so a poll never sees
-// half a file), a tiny "x + constant" model whose answer says which copy served it, a logger and hook
-// recorder, and waits on events instead of sleeps.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
+// Helpers for the model-repository tests: a tiny "x + constant" model whose answer says which copy
+// served it, a logger and hook recorder, and waits on events instead of sleeps. Temp repositories come
+// from fixtures.ts (re-exported here).
 import type { Engine, LoadOptions, Model } from '../../src/engine/index.js';
 import { ElemType, GraphBuilder, attr } from '../../src/onnx/builder.js';
 import type { ModelRepository, RepositoryHooks, RepositoryLogger, ServedVersion, VersionState } from '../../src/repository/repository.js';
@@ -45,60 +41,7 @@ export function slowAddConstModel(c: number, layers = 100, width = WIDTH): Uint8
   return g.build();
 }
 
-/** A fresh, empty repository directory and a sibling staging directory on the same filesystem. */
-export function tempRepo(): { root: string; staging: string; cleanup(): void } {
-  const base = mkdtempSync(join(tmpdir(), 'tg-repo-'));
-  const root = join(base, 'models');
-  const staging = join(base, 'staging');
-  mkdirSync(root);
-  mkdirSync(staging);
-  return { root, staging, cleanup: () => rmSync(base, { recursive: true, force: true }) };
-}
-
-let staged = 0;
-function stagingDir(root: string): string {
-  const dir = join(root, '..', 'staging');
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-/** Writes a file by rename, so a concurrent poll sees the old bytes or the new ones, never a mix. */
-export function writeAtomic(root: string, path: string, bytes: Uint8Array | string): void {
-  const tmp = join(stagingDir(root), `f${++staged}`);
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
-}
-
-/**
- * <root>/<name>/<version>/model.onnx. A new version directory appears complete (built in staging,
- * then renamed into place); an existing one gets its model file replaced atomically.
- */
-export function putModel(root: string, name: string, version: number, bytes: Uint8Array, file = 'model.onnx'): string {
-  const modelDir = join(root, name);
-  mkdirSync(modelDir, { recursive: true });
-  const versionDir = join(modelDir, String(version));
-  const path = join(versionDir, file);
-  try {
-    mkdirSync(versionDir);
-  } catch {
-    writeAtomic(root, path, bytes);
-    return path;
-  }
-  // The directory did not exist: stage a complete one and swap it in.
-  rmSync(versionDir, { recursive: true });
-  const tmp = join(stagingDir(root), `v${++staged}`);
-  mkdirSync(tmp);
-  writeFileSync(join(tmp, file), bytes);
-  renameSync(tmp, versionDir);
-  return path;
-}
-
-/** Writes <root>/<name>/config.json (an object or raw text) or config.yaml. */
-export function putConfig(root: string, name: string, config: object | string, file: 'config.json' | 'config.yaml' | 'config.yml' = 'config.json'): void {
-  mkdirSync(join(root, name), { recursive: true });
-  const text = typeof config === 'string' ? config : file === 'config.json' ? JSON.stringify(config, null, 2) : toYaml(config);
-  writeAtomic(root, join(root, name, file), text);
-}
+export { putConfig, putModel, tempRepo, writeAtomic } from './fixtures.js';
 
 export interface LogEntry {
   level: 'info' | 'warn' | 'error';
@@ -174,17 +117,6 @@ export class HookRecorder {
 
   retiredOf(instance: ServedVersion, ms?: number): Promise<{ t: number; instance: ServedVersion }> {
     return this.until(() => this.retired.find((r) => r.instance === instance), `retired(${instance.name}/${instance.version} gen ${instance.generation})`, ms);
-  }
-}
-
-/** Polls `cond` every few ms (for state that changes without a hook). */
-export async function waitFor<T>(cond: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
