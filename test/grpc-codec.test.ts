@@ -20,6 +20,7 @@ import { ProtocolError } from '../src/protocol/errors.js';
 import { modelMetadata, modelStatistics, repositoryIndex, serverMetadata } from '../src/protocol/metadata.js';
 import { modelConfigSchema } from '../src/repository/config-schema.js';
 import { effectiveConfig } from '../src/repository/load-options.js';
+import { ONNX_BACKEND } from '../src/repository/backends/onnx.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -957,7 +958,7 @@ describe('modelConfigToProto', () => {
       description: '',
       customMetadata: {},
     } satisfies ModelMetadata;
-    return effectiveConfig('classifier', config, metadata);
+    return effectiveConfig('classifier', config, metadata, ONNX_BACKEND);
   }
 
   it('turns an effective config into a ModelConfig that survives the wire, unknown keys dropped', () => {

@@ -78,7 +78,7 @@ export class ServerControl {
   modelMetadata(name: string, version: string | undefined): ModelMetadataResponse {
     const served = this.#servedOrThrow(name, version);
     const head = served[0]!;
-    return modelMetadata(name, served.map((s) => s.versionLabel), head.model.metadata.inputs, head.model.metadata.outputs);
+    return modelMetadata(name, served.map((s) => s.versionLabel), head.model.metadata.inputs, head.model.metadata.outputs, head.platform);
   }
 
   /** The complete configuration in Triton's JSON form. */

@@ -64,11 +64,12 @@ export function modelMetadata(
   versions: string[],
   inputs: readonly TensorInfo[],
   outputs: readonly TensorInfo[],
+  platform: string = ONNX_PLATFORM,
 ): ModelMetadataResponse {
   return {
     name,
     versions: [...versions],
-    platform: ONNX_PLATFORM,
+    platform,
     inputs: inputs.map(metadataTensor),
     outputs: outputs.map(metadataTensor),
   };

@@ -4,16 +4,17 @@
 // version at once and retires the old one, which drains before it unloads: nothing in flight is ever
 // unloaded under a request.
 import { realpathSync } from 'node:fs';
-import { dirname, sep } from 'node:path';
-import type { Engine, Model } from '../engine/index.js';
+import { sep } from 'node:path';
+import type { Engine } from '../engine/index.js';
+import { backendFor, type Servable } from './backend.js';
+import './backends/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
 import { hashVersion } from './content-hash.js';
 import { RepositoryError } from './errors.js';
-import { checkAgainstModel, effectiveConfig, toLoadOptions } from './load-options.js';
+import { effectiveConfig } from './load-options.js';
 import type { Instance, ModelEntry, ServedVersion, VersionState, VersionStatus } from './model-entry.js';
 import { servedVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
-import { runWarmup } from './warmup.js';
 
 export interface RepositoryLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -63,9 +64,9 @@ export class ModelLifecycle {
 
   versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
     const base = realpathSync(this.#options.root);
-    const out = versionsOnDisk(entry.dir, config.default_model_filename ?? 'model.onnx');
+    const out = versionsOnDisk(entry.dir, backendFor(config).modelFile(config));
     for (const v of out) {
-      if (!realpathSync(v.path).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
+      if (!realpathSync(v.path ?? v.dir).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
     }
     return out;
   }
@@ -98,7 +99,8 @@ export class ModelLifecycle {
     const { config, fingerprint: configPrint } = loaded;
     const onDisk = this.versions(entry, config);
     if (onDisk.length === 0) {
-      entry.loadError = `no version directory with ${config.default_model_filename ?? 'model.onnx'} in ${entry.dir}`;
+      const file = backendFor(config).modelFile(config);
+      entry.loadError = file === undefined ? `no version directory in ${entry.dir}` : `no version directory with ${file} in ${entry.dir}`;
       this.#log.error({ model: entry.name }, entry.loadError);
       this.#hooks.loadFailed?.(entry.name, '', entry.loadError);
       throw new RepositoryError('LOAD_FAILED', `failed to load '${entry.name}': ${entry.loadError}`);
@@ -146,16 +148,23 @@ export class ModelLifecycle {
     const fingerprint = `${disk.fingerprint}#${configPrint}`;
     if (!replacing) this.#setStatus(entry, disk.version, { state: 'LOADING' });
     const started = performance.now();
-    let model: Model | undefined;
+    const backend = backendFor(config);
+    let model: Servable | undefined;
     let contentHash: string;
     try {
-      const hashing = hashVersion(dirname(disk.path), configPrint);
-      model = await this.#options.engine.load(disk.path, toLoadOptions(config, this.#options.defaultMaxBatchSize ?? 64));
+      const hashing = hashVersion(disk.dir, configPrint);
+      model = await backend.load({
+        name: entry.name,
+        version: disk.version,
+        dir: disk.dir,
+        file: disk.path,
+        config,
+        where,
+        engine: this.#options.engine,
+        defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
+      });
       contentHash = await hashing;
-      checkAgainstModel(config, where, model.metadata);
-      await runWarmup(model, config.model_warmup, dirname(disk.path));
     } catch (err) {
-      if (model) void model.unload();
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
@@ -173,7 +182,8 @@ export class ModelLifecycle {
       versionLabel: label,
       model,
       config,
-      effectiveConfig: effectiveConfig(entry.name, config, model.metadata),
+      platform: backend.metadataPlatform,
+      effectiveConfig: effectiveConfig(entry.name, config, model.metadata, backend),
       key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,

@@ -2,6 +2,7 @@
 // GET /v2/models/{m}/config reports once the model is loaded (auto-completed from the ONNX file).
 import { TRITON_TYPE as V2_TO_TRITON } from '../engine/datatype.js';
 import type { LoadOptions, ModelMetadata, TensorMetadata } from '../engine/index.js';
+import type { Backend, ServableMetadata } from './backend.js';
 import type { ModelConfig, TensorConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 
@@ -86,14 +87,14 @@ export function checkAgainstModel(config: ModelConfig, where: string, metadata: 
 }
 
 /** The complete config of a loaded model, in Triton's JSON form. */
-export function effectiveConfig(name: string, config: ModelConfig, metadata: ModelMetadata): Record<string, unknown> {
+export function effectiveConfig(name: string, config: ModelConfig, metadata: ServableMetadata, backend: Pick<Backend, 'name' | 'platform'>): Record<string, unknown> {
   const batched = metadata.maxBatchSize > 0;
   const tensor = (t: TensorMetadata) => ({ name: t.name, data_type: V2_TO_TRITON[t.datatype], dims: dimsWithoutBatch(t, batched) });
   const { name: _name, platform: _platform, backend: _backend, max_batch_size: _mbs, input: _in, output: _out, ...rest } = config;
   return {
     name,
-    platform: 'onnxruntime_onnx',
-    backend: 'onnxruntime',
+    platform: backend.platform,
+    backend: backend.name,
     max_batch_size: metadata.maxBatchSize,
     input: metadata.inputs.map(tensor),
     output: metadata.outputs.map(tensor),

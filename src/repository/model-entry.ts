@@ -1,7 +1,7 @@
 // What the repository knows of one model: its served versions (each with the leases requests hold on
 // it), the state of every version for the index, and the bookkeeping of loads, failures and on-demand
 // use. Shared by the repository's facade, its lifecycle and its memory budget.
-import type { Model } from '../engine/index.js';
+import type { Servable } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 
 export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -11,7 +11,10 @@ export interface ServedVersion {
   readonly name: string;
   readonly version: number;
   readonly versionLabel: string;
-  readonly model: Model;
+  /** What answers its requests (an engine Model for ONNX versions). */
+  readonly model: Servable;
+  /** The platform its v2 metadata reports. */
+  readonly platform: string;
   /** The parsed config (response_cache, ...). */
   readonly config: ModelConfig;
   /** The complete config in Triton's JSON form, auto-completed from the model (GET .../config). */

@@ -5,13 +5,17 @@ import type { VersionPolicy } from './config-schema.js';
 
 export interface VersionOnDisk {
   version: number;
-  path: string; // the model file
+  /** The version directory. */
+  dir: string;
+  /** The model file, for backends that have one. */
+  path: string | undefined;
   /** Changes when the version's files change (size and mtime of every file in the directory). */
   fingerprint: string;
   sizeBytes: number;
 }
 
-export function versionsOnDisk(dir: string, modelFile: string): VersionOnDisk[] {
+/** The version directories of a model; with `modelFile`, only those holding that file. */
+export function versionsOnDisk(dir: string, modelFile: string | undefined): VersionOnDisk[] {
   const out: VersionOnDisk[] = [];
   let entries: string[];
   try {
@@ -29,7 +33,7 @@ export function versionsOnDisk(dir: string, modelFile: string): VersionOnDisk[] 
     } catch {
       continue;
     }
-    if (!files.includes(modelFile)) continue;
+    if (modelFile !== undefined && !files.includes(modelFile)) continue;
     // Weights may live in external-data files next to the model: they count for size and changes.
     let size = 0;
     const parts: string[] = [];
@@ -43,7 +47,7 @@ export function versionsOnDisk(dir: string, modelFile: string): VersionOnDisk[] 
         // raced with a writer: the next poll sees it
       }
     }
-    out.push({ version: Number(entry), path: join(versionDir, modelFile), fingerprint: parts.join('|'), sizeBytes: size });
+    out.push({ version: Number(entry), dir: versionDir, path: modelFile === undefined ? undefined : join(versionDir, modelFile), fingerprint: parts.join('|'), sizeBytes: size });
   }
   return out.sort((a, b) => a.version - b.version);
 }

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CARRIER, ELEMENT_SIZE, FROM_TRITON_TYPE, type NumericDataType } from '../engine/datatype.js';
-import type { InferInputs, InputTensor, Model } from '../engine/index.js';
+import type { InferInputs, InputTensor } from '../engine/index.js';
+import type { Servable } from './backend.js';
 import type { WarmupConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 
@@ -39,7 +40,7 @@ function warmupTensor(
   return { datatype, shape, data } as InputTensor;
 }
 
-export async function runWarmup(model: Model, samples: WarmupConfig[], versionDir: string): Promise<void> {
+export async function runWarmup(model: Servable, samples: WarmupConfig[], versionDir: string): Promise<void> {
   const batched = model.metadata.maxBatchSize > 0;
   for (const sample of samples) {
     const inputs: Record<string, InputTensor> = {};

@@ -66,7 +66,7 @@ export async function serve(
     model(name, version) {
       const served = running.repository.served(name, version);
       if (!served[0]) throw new Error(`model ${name} is not served`);
-      return served[0].model;
+      return served[0].model as Model; // an ONNX version
     },
     stop: () => (stopped ??= running.stop()),
   };

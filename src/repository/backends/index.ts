@@ -1,0 +1,5 @@
+// The backends a repository can serve. Each registers itself with the platforms it claims.
+import { registerBackend } from '../backend.js';
+import { ONNX_BACKEND } from './onnx.js';
+
+registerBackend(ONNX_BACKEND, ['onnxruntime_onnx', 'onnx_onnxv1']);
