@@ -1,54 +1,25 @@
 #!/usr/bin/env node
-// tensorgate command line: `tensorgate serve ...`.
-import { pino } from 'pino';
-import { parseServeArgs, USAGE } from './options.js';
-import { startServer } from './serve.js';
+// tensorgate command line: `tensorgate <command> ...` (see commands.ts).
+import { COMMANDS } from './commands.js';
+
+async function usage(): Promise<string> {
+  const lines = ['Usage: tensorgate <command> [options]   (tensorgate <command> --help for its options)', '', 'Commands:'];
+  for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(16)}${(await load()).summary}`);
+  return `${lines.join('\n')}\n`;
+}
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command !== 'serve') {
-    process.stderr.write(command === undefined || command === '--help' || command === '-h' ? USAGE : `unknown command '${command}'\n\n${USAGE}`);
-    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
-  }
-  let options;
-  try {
-    options = parseServeArgs(rest);
-  } catch (err) {
-    process.stderr.write(`tensorgate: ${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(USAGE);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(await usage());
     return 0;
   }
-  const logger = pino({ level: options.logLevel });
-  let running;
-  try {
-    running = await startServer(options, logger);
-  } catch (err) {
-    logger.fatal({ err: (err as Error).message }, 'cannot start');
-    return 1;
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
+    process.stderr.write(`tensorgate: unknown command '${name}'\n\n${await usage()}`);
+    return 2;
   }
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down: readiness off, finishing in-flight requests');
-      running.stop().then(
-        (drained) => {
-          logger.info({ drained }, 'stopped');
-          resolveExit(0);
-        },
-        (err: Error) => {
-          logger.error({ err: err.message }, 'shutdown failed');
-          resolveExit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  return (await load()).run(rest);
 }
 
 main(process.argv.slice(2)).then((code) => {
