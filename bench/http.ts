@@ -1,24 +1,35 @@
-// npm run bench:http — requests per second and latency over HTTP, load from a separate process (wrk),
-// for: tensorgate on uWebSockets.js, tensorgate on node:http, a Fastify + onnxruntime-node baseline
-// (bench/baseline/fastify-ort.mjs) and a uWS ceiling that parses the JSON body and answers a fixed
-// reply (bench/baseline/uws-ceiling.mjs). Models: tiny and mlp; connections 1, 16, 64, 256.
+// npm run bench:http — requests per second and latency over HTTP, load from a separate process (wrk,
+// one thread), systems interleaved over rounds (median and min–max reported):
+//   tensorgate-uws       tensorgate serve on uWebSockets.js (dynamic batching on)
+//   tensorgate-node      tensorgate serve on node:http
+//   tensorgate-baseline  tensorgate serve built from another checkout (BENCH_BASELINE_DIR): the
+//                        no-regression check of a change, measured in the same run
+//   fastify-ort          Fastify + onnxruntime-node (bench/baseline/fastify-ort.mjs)
+//   uws-echo             a uWS JSON echo with no model (bench/baseline/uws-echo.mjs): what the HTTP
+//                        layer alone does here, not a ceiling for a server that batches
+// Models tiny and mlp, JSON bodies. Env: BENCH_SECONDS (5), BENCH_ROUNDS (5), BENCH_CONNECTIONS
+// (1,16,64,256), BENCH_MODELS, BENCH_SYSTEMS, BENCH_INTRA_THREADS (1), BENCH_BASELINE_DIR.
 // Prints a table and writes bench/results/http.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { checkWrk, runWrk, stop, waitReady, type WrkResult } from './wrk.js';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
-import { BENCH_DIR, machine, ROOT, table, writeResults } from './common.js';
+import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
+import { machineRecorder } from './lib/machine.js';
+import { interleave, spreadText } from './lib/rounds.js';
+import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,16,64,256').split(',').map(Number);
 const MODELS = (process.env.BENCH_MODELS ?? 'tiny,mlp').split(',');
-const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'tensorgate-uws,tensorgate-node,fastify-ort,uws-ceiling').split(',');
+const BASELINE_DIR = process.env.BENCH_BASELINE_DIR ? resolve(process.env.BENCH_BASELINE_DIR) : undefined;
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? `tensorgate-uws,tensorgate-node,${BASELINE_DIR ? 'tensorgate-baseline,' : ''}fastify-ort,uws-echo`).split(',');
 const THREADS = process.env.BENCH_INTRA_THREADS ?? '1';
 const ROW: Record<string, number> = { tiny: 16, mlp: 256 };
 
-function body(model: string): string {
+export function inferBody(model: string): string {
   const n = ROW[model]!;
   const data = Array.from({ length: n }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
   return JSON.stringify({ inputs: [{ name: 'x', shape: [1, n], datatype: 'FP32', data }] });
@@ -26,39 +37,33 @@ function body(model: string): string {
 
 function wrkScript(dir: string, model: string): string {
   const path = join(dir, `${model}.lua`);
-  writeFileSync(path, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body(model))}\n`);
+  writeFileSync(path, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(inferBody(model))}\n`);
   return path;
 }
 
-function run(port: number, model: string, connections: number, script: string): WrkResult {
-  return runWrk(`http://127.0.0.1:${port}/v2/models/${model}/infer`, connections, SECONDS, script);
+const grpcFlag = new Map<string, boolean>();
+/** tensorgate serve in checkout `root`; --grpc-port 0 where the checkout knows the flag (HTTP only). */
+function serveArgs(root: string, repo: string, port: number, engine: string): string[] {
+  if (!grpcFlag.has(root)) {
+    const help = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--help'], { encoding: 'utf8' });
+    grpcFlag.set(root, help.stdout.includes('--grpc-port'));
+  }
+  const args = [join(root, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(port), '--http-engine', engine, '--intra-op-threads', THREADS, '--log-level', 'warn'];
+  return grpcFlag.get(root) ? [...args, '--grpc-port', '0'] : args;
 }
 
 function start(system: string, repo: string, port: number): ChildProcess {
-  const node = process.execPath;
-  const serve = (engine: string) => [
-    join(ROOT, 'dist/cli/main.js'),
-    'serve',
-    '--model-repository',
-    repo,
-    '--http-port',
-    String(port),
-    '--http-engine',
-    engine,
-    '--intra-op-threads',
-    THREADS,
-    '--log-level',
-    'warn',
-  ];
   const args =
     system === 'tensorgate-uws'
-      ? serve('uws')
+      ? serveArgs(ROOT, repo, port, 'uws')
       : system === 'tensorgate-node'
-        ? serve('node')
-        : system === 'fastify-ort'
-          ? [join(BENCH_DIR, 'baseline/fastify-ort.mjs'), repo, String(port), THREADS]
-          : [join(BENCH_DIR, 'baseline/uws-ceiling.mjs'), String(port)];
-  return spawn(node, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+        ? serveArgs(ROOT, repo, port, 'node')
+        : system === 'tensorgate-baseline'
+          ? serveArgs(BASELINE_DIR!, repo, port, 'uws')
+          : system === 'fastify-ort'
+            ? [join(BENCH_DIR, 'baseline/fastify-ort.mjs'), repo, String(port), THREADS]
+            : [join(BENCH_DIR, 'baseline/uws-echo.mjs'), String(port)];
+  return spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function main(): Promise<void> {
@@ -69,56 +74,74 @@ async function main(): Promise<void> {
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-http-'));
   const repo = join(work, 'models');
-  for (const m of MODELS) {
+  for (const m of new Set([...MODELS, 'tiny'])) {
     mkdirSync(join(repo, m, '1'), { recursive: true });
     cpSync(join(examples, m, '1', 'model.onnx'), join(repo, m, '1', 'model.onnx'));
   }
-  if (!MODELS.includes('tiny')) {
-    mkdirSync(join(repo, 'tiny', '1'), { recursive: true });
-    cpSync(join(examples, 'tiny', '1', 'model.onnx'), join(repo, 'tiny', '1', 'model.onnx'));
-  }
   const scripts = Object.fromEntries(MODELS.map((m) => [m, wrkScript(work, m)]));
-  const rows: Array<{ system: string; model: string; connections: number } & WrkResult> = [];
-  let port = 18_400;
-  for (const system of SYSTEMS) {
-    port++;
-    const child = start(system, repo, port);
-    try {
-      await waitReady(child, `http://127.0.0.1:${port}/v2/models/tiny/infer`, body('tiny'));
-      for (const model of MODELS) {
-        for (const c of CONNECTIONS) {
-          run(port, model, Math.min(c, 8), scripts[model]!); // warm
-          rows.push({ system, model, connections: c, ...run(port, model, c, scripts[model]!) });
-          console.error(`done: ${system} ${model} c=${c}`);
-        }
-      }
-    } finally {
-      await stop(child);
+  const recorder = machineRecorder(ROOT);
+  const ports = new Map<string, number>();
+  const children: ChildProcess[] = [];
+  try {
+    let port = 18_400;
+    for (const system of SYSTEMS) {
+      ports.set(system, ++port);
+      const child = start(system, repo, port);
+      children.push(child);
+      await waitReady(child, `http://127.0.0.1:${port}/v2/models/tiny/infer`, inferBody('tiny'));
     }
+    const cells = MODELS.flatMap((model) => CONNECTIONS.map((connections) => ({ model, connections })));
+    const results = await interleave(
+      ROUNDS,
+      SYSTEMS,
+      cells,
+      (system, { model, connections }) => {
+        const url = `http://127.0.0.1:${ports.get(system)}/v2/models/${model}/infer`;
+        runWrk(url, Math.min(connections, 8), 1, scripts[model]!); // warm
+        const r = runWrk(url, connections, SECONDS, scripts[model]!);
+        return { rps: r.rps, p50_us: r.p50_us, p99_us: r.p99_us, errors: r.errors };
+      },
+      (text) => console.error(text),
+    );
+    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
+    console.log(
+      table(
+        results.map((r) => ({
+          system: r.system,
+          model: r.cell.model,
+          c: r.cell.connections,
+          'req/s': spreadText(r.metrics.rps, k),
+          p50_us: spreadText(r.metrics.p50_us),
+          p99_us: spreadText(r.metrics.p99_us),
+          errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
+        })),
+      ),
+    );
+    const median = (s: string, m: string, c: number) => results.find((r) => r.system === s && r.cell.model === m && r.cell.connections === c)?.metrics.rps.median ?? NaN;
+    const ratios = cells.map(({ model, connections: c }) => ({
+      model,
+      connections: c,
+      uws_over_fastify: median('tensorgate-uws', model, c) / median('fastify-ort', model, c),
+      uws_over_echo: median('tensorgate-uws', model, c) / median('uws-echo', model, c),
+      node_over_uws: median('tensorgate-node', model, c) / median('tensorgate-uws', model, c),
+      uws_over_baseline: median('tensorgate-uws', model, c) / median('tensorgate-baseline', model, c),
+    }));
+    console.log();
+    console.log(table(ratios.map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, typeof v === 'number' && !Number.isInteger(v) ? (Number.isNaN(v) ? '-' : v.toFixed(3)) : v])))));
+    const file = writeResults('http', {
+      machine: recorder.record(),
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      intra_op_threads: Number(THREADS),
+      load_generator: 'wrk -t1',
+      baseline_dir: BASELINE_DIR,
+      results: results.map((r) => ({ system: r.system, ...r.cell, ...r.metrics })),
+      ratios,
+    });
+    console.log(`\nwrote ${file}`);
+  } finally {
+    await Promise.all(children.map((c) => stop(c)));
   }
-  const get = (s: string, m: string, c: number) => rows.find((r) => r.system === s && r.model === m && r.connections === c);
-  const ratios = MODELS.flatMap((m) =>
-    CONNECTIONS.map((c) => {
-      const tg = get('tensorgate-uws', m, c);
-      const base = get('fastify-ort', m, c);
-      const ceiling = get('uws-ceiling', m, c);
-      return {
-        model: m,
-        connections: c,
-        uws_over_fastify_rps: tg && base ? tg.rps / base.rps : NaN,
-        fastify_p99_over_uws_p99: tg && base ? base.p99_us / tg.p99_us : NaN,
-        uws_over_ceiling_rps: tg && ceiling ? tg.rps / ceiling.rps : NaN,
-        node_over_uws_rps: tg && get('tensorgate-node', m, c) ? get('tensorgate-node', m, c)!.rps / tg.rps : NaN,
-      };
-    }),
-  );
-  console.log(
-    table(rows.map((r) => ({ system: r.system, model: r.model, c: r.connections, rps: Math.round(r.rps), p50_us: r.p50_us, p90_us: r.p90_us, p99_us: r.p99_us, errors: r.errors }))),
-  );
-  console.log();
-  console.log(table(ratios.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : v])))));
-  const file = writeResults('http', { machine: machine(), seconds: SECONDS, intra_op_threads: Number(THREADS), load_generator: 'wrk -t1', rows, ratios });
-  console.log(`\nwrote ${file}`);
 }
 
 await main();

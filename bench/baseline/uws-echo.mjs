@@ -1,5 +1,6 @@
-// The uWS ceiling: uWebSockets.js that reads and parses the v2 JSON body and answers a fixed reply,
-// with no model: what the HTTP layer alone can do on this machine. Usage: node uws-ceiling.mjs <port>
+// The uWS echo: uWebSockets.js that reads and parses the v2 JSON body and answers a fixed reply,
+// with no model: what the HTTP layer alone does on this machine (not a ceiling for a server that
+// batches). Usage: node uws-echo.mjs <port>
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
