@@ -9,12 +9,16 @@ import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
 import { InferenceService, ServerControl } from '../inference/index.js';
+import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
   server: HttpFront;
+  /** The gRPC front, unless --grpc-port 0 turned it off. */
+  grpc?: GrpcFront;
+  grpcPort?: number;
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
@@ -88,20 +92,38 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const port = await server.listen();
+  const grpc =
+    options.grpcPort > 0
+      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      : undefined;
+  let port: number;
+  let grpcPort: number | undefined;
+  try {
+    port = await server.listen();
+    grpcPort = await grpc?.listen();
+  } catch (err) {
+    // A port in use: give back what started (the other front, models, a Redis connection).
+    if (server.port > 0) await server.close(0);
+    await repository.close();
+    await cache?.close();
+    throw err;
+  }
+  const fronts = grpc ? [server, grpc] : [server];
+  const inflight = () => fronts.reduce((n, f) => n + f.inflight, 0);
   let stopping: Promise<boolean> | undefined;
   const stop = async (timeoutMs: number): Promise<boolean> => {
     control.startDraining();
-    server.stopAccepting();
-    const drained = await waitFor(() => server.inflight, timeoutMs);
-    if (!drained) logger.warn({ inflight: server.inflight }, 'shutdown timeout: closing with requests in flight');
-    await server.close(Math.max(1000, timeoutMs / 2));
+    for (const front of fronts) front.stopAccepting();
+    const drained = await waitFor(inflight, timeoutMs);
+    if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
+    await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
     await cache?.close();
     return drained;
   };
   return {
     server,
+    ...(grpc ? { grpc, grpcPort: grpcPort! } : {}),
     service,
     control,
     repository,
