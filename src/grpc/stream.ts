@@ -40,6 +40,8 @@ export class InferStream {
   #closing = false;
   /** The status was sent or the call is gone: nothing more is written. */
   #over = false;
+  /** Reading waits for the client to take the answers already written. */
+  #paused = false;
 
   constructor(call: ServerDuplexStream<Buffer, Buffer>, hooks: StreamHooks) {
     this.#call = call;
@@ -90,9 +92,11 @@ export class InferStream {
 
   #answer(message: Buffer, code: string, started: number): void {
     const call = this.#call;
-    if (!this.#over && !call.write(message) && !this.#closing) {
+    if (!this.#over && !call.write(message) && !this.#paused) {
+      this.#paused = true;
       call.pause();
       call.once('drain', () => {
+        this.#paused = false;
         if (!this.#closing) call.resume();
       });
     }
