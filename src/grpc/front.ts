@@ -26,7 +26,7 @@ import { waitFor } from '../server/transport.js';
 import { ANSWERS_WHILE_DRAINING, controlHandlers, type ControlHandler } from './handlers.js';
 import { unaryInfer } from './infer-call.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, type ControlMethodName, type ControlMethods, type RequestOf, type ResponseOf } from './service-definition.js';
-import { outcome, shuttingDown, toStatus } from './status.js';
+import { endStream, outcome, shuttingDown, toStatus } from './status.js';
 import { InferStream } from './stream.js';
 
 export interface GrpcFrontOptions {
@@ -180,8 +180,7 @@ export class GrpcFront {
 
   #stream(call: ServerDuplexStream<Buffer, Buffer>): void {
     if (this.#control.draining) {
-      const details = shuttingDown().message;
-      call.emit('error', Object.assign(new Error(details), { code: status.UNAVAILABLE, details }));
+      endStream(call, shuttingDown());
       return;
     }
     const stream = new InferStream(call, {

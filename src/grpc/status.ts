@@ -16,6 +16,12 @@ export function shuttingDown(): ProtocolError {
   return new ProtocolError('UNAVAILABLE', 'the server is shutting down');
 }
 
+/** Ends a server stream with the status of `err` (grpc-js's way: an 'error' event carrying it). */
+export function endStream(call: NodeJS.EventEmitter, err: unknown): void {
+  const { code, details } = toStatus(err);
+  call.emit('error', Object.assign(new Error(details), { code, details }));
+}
+
 /** Milliseconds since the epoch, Infinity when the call has no deadline. */
 function deadlineMs(deadline: Deadline): number {
   return deadline instanceof Date ? deadline.getTime() : deadline;

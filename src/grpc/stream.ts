@@ -5,7 +5,7 @@
 // and the stream stays open. The client's cancel aborts every request still in flight; its
 // half-close ends the stream (status OK) after the last answer. Answers the client does not read
 // pause the reading of further requests (HTTP/2 flow control then holds the client back).
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, grpcStatusFor, isExpectedError } from '../protocol/errors.js';
@@ -14,7 +14,7 @@ import type { ServerLogger } from '../server/server.js';
 import { callAbort, inferContext } from './infer-call.js';
 import { encodeModelInferResponse, encodeStreamResponse, peekModel } from './infer-codec.js';
 import { GRPC_STREAM_WIRE, replyMessage } from './infer-wire.js';
-import { codeName, shuttingDown } from './status.js';
+import { codeName, endStream, shuttingDown } from './status.js';
 
 const METHOD = 'ModelStreamInfer';
 
@@ -110,9 +110,7 @@ export class InferStream {
     if (this.#over || this.#pending > 0) return;
     if (this.#closing) {
       this.#over = true;
-      const details = shuttingDown().message;
-      // grpc-js's way to end a server stream with a status: an 'error' carrying it.
-      this.#call.emit('error', Object.assign(new Error(details), { code: status.UNAVAILABLE, details }));
+      endStream(this.#call, shuttingDown());
     } else if (this.#halfClosed) {
       this.#over = true;
       this.#call.end();
