@@ -67,6 +67,7 @@ const RAW: Record<DataType, Buffer> = {
 const repo = makeRepository({
   ...Object.fromEntries(DATATYPES.map((dt) => [idName(dt), { bytes: identityModel(ELEM[dt], ['batch', 3]) }])),
   sumdiff: { bytes: sumDiffModel() },
+  big: { bytes: identityModel(ElemType.FLOAT, ['batch', 'n']) },
   cached: { bytes: tinyModel(), config: { response_cache: { enable: true } } },
 });
 
@@ -113,6 +114,13 @@ describe('gRPC ModelInfer', () => {
     expect(r.outputs.map((o: any) => o.name)).toEqual(['diff']);
     expect(f32(outputsOf(r).diff!.raw)).toEqual([-9, -18, -27, -36, -45, -54]);
     await expectStatus(server.client.infer({ model_name: 'sumdiff', model_version: '7', inputs }), status.NOT_FOUND, /version 7/);
+  });
+
+  it('carries tensors far above grpc-js\'s 4MiB default (the default limit is 64MiB)', async () => {
+    const n = 3 * 1024 * 1024; // 12 MiB each way
+    const data = bytesOf(Float32Array.from({ length: n }, (_, i) => i));
+    const r = await server.client.infer({ model_name: 'big', inputs: [{ name: 'x', datatype: 'FP32', shape: [1, n] }], raw_input_contents: [data] });
+    expect(outputsOf(r).y!.raw.equals(data)).toBe(true);
   });
 
   it('a caching model answers a repeated request from the reply tier; HTTP and streams never get a gRPC reply', async () => {
