@@ -89,6 +89,7 @@ describe('gRPC graceful shutdown', () => {
     expect(await client.unary('ModelReady', { name: 'id_fp32' })).toEqual({ ready: false });
     await expectStatus(client.unary('ModelMetadata', { name: 'id_fp32' }), status.UNAVAILABLE, SHUTTING_DOWN);
     await expectStatus(client.infer(small), status.UNAVAILABLE, SHUTTING_DOWN);
+    busy.write(encodeInferRequest({ ...small, id: 'refused' })); // on a stream opened before: refused, stream open
     const late = client.stream();
     late.on('error', () => undefined);
     expect((await new Promise<StatusObject>((resolve) => late.on('status', resolve))).details).toBe(SHUTTING_DOWN);
@@ -99,8 +100,11 @@ describe('gRPC graceful shutdown', () => {
 
     expect(f32(outputsOf(await running).y!.raw)[0]).toBe(-1);
     expect(await stopped).toBe(true);
-    expect(busyAnswers.map((a) => [a.error_message, a.infer_response.id])).toEqual([['', 'queued']]);
-    expect(f32(outputsOf(busyAnswers[0].infer_response).y!.raw)[0]).toBe(7);
+    expect(busyAnswers.map((a) => [a.error_message, a.infer_response.id])).toEqual([
+      [SHUTTING_DOWN, 'refused'],
+      ['', 'queued'],
+    ]);
+    expect(f32(outputsOf(busyAnswers[1].infer_response).y!.raw)[0]).toBe(7);
     expect(await busyStatus).toMatchObject({ code: status.UNAVAILABLE, details: SHUTTING_DOWN });
     expect(await idleStatus).toMatchObject({ code: status.UNAVAILABLE, details: SHUTTING_DOWN });
   });

@@ -70,9 +70,9 @@ export class InferStream {
     this.#hooks.inflight(1);
     let id = '';
     try {
-      if (this.#hooks.control.draining) throw shuttingDown();
       const peeked = peekModel(message);
       id = peeked.id;
+      if (this.#hooks.control.draining) throw shuttingDown();
       const ctx = inferContext(GRPC_STREAM_WIRE, message, peeked, this.#call, this.#abort);
       this.#hooks.service.infer(ctx).then(
         (reply) => this.#answer(replyMessage(reply), 'OK', started),
