@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { callAbort, inferContext } from '../src/grpc/infer-call.js';
 import { peekModel } from '../src/grpc/infer-codec.js';
 import { GRPC_STREAM_WIRE, GRPC_WIRE } from '../src/grpc/infer-wire.js';
-import { deadlineUs } from '../src/grpc/status.js';
+import { deadlineUs } from '../src/grpc/call.js';
 import { encodeInferRequest } from './helpers/grpc-client.js';
 
 function fakeCall(metadata: Record<string, string>, deadline: Date | number) {

@@ -23,10 +23,10 @@ import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, isExpectedError } from '../protocol/errors.js';
 import type { ServerLogger } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
+import { endStream, outcome, shuttingDown, toStatus } from './call.js';
 import { ANSWERS_WHILE_DRAINING, controlHandlers, type ControlHandler } from './handlers.js';
 import { unaryInfer } from './infer-call.js';
 import { HEALTH_SERVICE, INFERENCE_SERVICE, type ControlMethodName, type ControlMethods, type RequestOf, type ResponseOf } from './service-definition.js';
-import { endStream, outcome, shuttingDown, toStatus } from './status.js';
 import { InferStream } from './stream.js';
 
 export interface GrpcFrontOptions {

@@ -4,6 +4,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { ServerControl } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { metadataText } from './call.js';
 import { modelConfigToProto, repositoryParameters } from './messages.js';
 import type * as M from './message-types.js';
 import { INFERENCE_SERVICE_NAME, type ControlMethodName, type RequestOf, type ResponseOf } from './service-definition.js';
@@ -13,12 +14,6 @@ export type ControlHandlers = { readonly [K in ControlMethodName]: ControlHandle
 
 /** What still answers while the server drains: liveness, readiness and health, as over HTTP. */
 export const ANSWERS_WHILE_DRAINING: ReadonlySet<ControlMethodName> = new Set<ControlMethodName>(['ServerLive', 'ServerReady', 'ModelReady', 'Check']);
-
-/** The first value of a text metadata key (grpc-js lower-cases keys; binary keys end in -bin). */
-export function metadataText(metadata: Metadata, key: string): string | undefined {
-  const value = metadata.get(key)[0];
-  return typeof value === 'string' ? value : undefined;
-}
 
 const versionOf = (version: string): string | undefined => (version === '' ? undefined : version);
 

@@ -4,10 +4,9 @@
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
 import { ClientAbort } from '../server/client-abort.js';
-import { metadataText } from './handlers.js';
+import { deadlineUs, metadataText, type CallInfo } from './call.js';
 import { peekModel, type PeekedRequest } from './infer-request.js';
 import { GRPC_WIRE, replyMessage } from './infer-wire.js';
-import { deadlineUs, type CallInfo } from './status.js';
 
 export function inferContext(wire: InferenceWire, payload: Buffer, peeked: PeekedRequest, call: CallInfo, signal: ClientAbort): RequestContext {
   const version = peeked.modelVersion === '' ? undefined : peeked.modelVersion;

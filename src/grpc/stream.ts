@@ -11,10 +11,10 @@ import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, grpcStatusFor, isExpectedError } from '../protocol/errors.js';
 import type { ClientAbort } from '../server/client-abort.js';
 import type { ServerLogger } from '../server/server.js';
+import { codeName, endStream, shuttingDown } from './call.js';
 import { callAbort, inferContext } from './infer-call.js';
 import { encodeModelInferResponse, encodeStreamResponse, peekModel } from './infer-codec.js';
 import { GRPC_STREAM_WIRE, replyMessage } from './infer-wire.js';
-import { codeName, endStream, shuttingDown } from './status.js';
 
 const METHOD = 'ModelStreamInfer';
 

@@ -1,11 +1,18 @@
-// Errors as gRPC statuses (code from the one table in src/protocol/errors.ts, details = the message
-// HTTP puts in {"error"}), and how a call ended, for the metrics: a call the client cancelled, or
-// whose deadline grpc-js enforced, ended with that status whatever the handler said afterwards.
-import { status, type Deadline, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+// A grpc-js call as the front reads and answers it: its metadata and deadline; errors as gRPC statuses
+// (code from the one table in src/protocol/errors.ts, details = the message HTTP puts in {"error"});
+// and how a call ended, for the metrics: a call the client cancelled, or whose deadline grpc-js
+// enforced, ended with that status whatever the handler said afterwards.
+import { status, type Deadline, type Metadata, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
 import { errorMessage, grpcStatusFor, ProtocolError } from '../protocol/errors.js';
 
 /** What the front reads of any call, unary or stream. */
 export type CallInfo = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'cancelled' | 'getDeadline'>;
+
+/** The first value of a text metadata key (grpc-js lower-cases keys; binary keys end in -bin). */
+export function metadataText(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
+}
 
 export function toStatus(err: unknown): Partial<StatusObject> {
   return { code: grpcStatusFor(err), details: errorMessage(err) };
