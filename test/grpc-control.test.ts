@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INFERENCE_SERVICE } from '../src/grpc/service-definition.js';
 import { ElemType } from '../src/onnx/builder.js';
 import { identityModel, tinyModel } from '../src/onnx/models.js';
+import { makeRepository } from './helpers/fixtures.js';
 import { expectStatus, root as protoRoot } from './helpers/grpc-client.js';
 import { serveGrpc, type GrpcTestServer } from './helpers/grpc-server.js';
-import { get, makeRepository, post, sumDiffModel } from './helpers/http-server.js';
+import { get, post, sumDiffModel } from './helpers/http-server.js';
 
 const repo = makeRepository({
   id_fp32: { bytes: identityModel(ElemType.FLOAT, ['batch', 3]) },

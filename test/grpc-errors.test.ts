@@ -5,9 +5,10 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElemType } from '../src/onnx/builder.js';
 import { identityModel } from '../src/onnx/models.js';
+import { makeRepository, ONE_THREAD, until } from './helpers/fixtures.js';
 import { encodeInferRequest, expectStatus, f32, outputsOf } from './helpers/grpc-client.js';
 import { occupyGrpc, serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
-import { get, makeRepository, ONE_THREAD, post, slowModelBytes, slowRequest, until } from './helpers/http-server.js';
+import { get, post, slowModelBytes, slowRequest } from './helpers/http-server.js';
 
 const LIMIT = 64 * 1024;
 
@@ -93,7 +94,7 @@ describe('gRPC errors', () => {
     const model = server.model('slow_queue');
     const { running } = await occupyGrpc(server, 'slow_queue');
     const queued = server.client.infer(slowGrpcRequest('slow_queue', 2, 'q'));
-    await until(() => model.stats().pending === 2, 10_000, 'second request queued');
+    await until(() => model.stats().pending === 2, 'second request queued', 10_000);
     const message = 'queue of priority level 1 is full (max_queue_size 1)';
     await expectStatus(server.client.infer(slowGrpcRequest('slow_queue', 3)), status.RESOURCE_EXHAUSTED, message);
     const http = await post(server.httpPort, '/v2/models/slow_queue/infer', slowRequest(3));

@@ -8,9 +8,10 @@ import { ElemType } from '../src/onnx/builder.js';
 import { identityModel, tinyModel } from '../src/onnx/models.js';
 import { EXAMPLE_MODELS } from '../src/tools/make-example-models.js';
 import { EXAMPLES_DIR } from './global-setup.js';
+import { makeRepository } from './helpers/fixtures.js';
 import { bytesOf, decodeStreamResponse, encodeInferRequest, expectStatus, f32, outputsOf } from './helpers/grpc-client.js';
 import { serveGrpc, type GrpcTestServer } from './helpers/grpc-server.js';
-import { binaryBody, decodeInferResponse, encodeBytes, get, makeRepository, post, sumDiffModel } from './helpers/http-server.js';
+import { binaryBody, decodeInferResponse, encodeBytes, get, post, sumDiffModel } from './helpers/http-server.js';
 
 const ELEM: Record<DataType, ElemType> = {
   BOOL: ElemType.BOOL, UINT8: ElemType.UINT8, UINT16: ElemType.UINT16, UINT32: ElemType.UINT32, UINT64: ElemType.UINT64,

@@ -7,10 +7,11 @@ import { status, type StatusObject } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ElemType } from '../src/onnx/builder.js';
 import { identityModel } from '../src/onnx/models.js';
+import { freePort, makeRepository, ONE_THREAD, until } from './helpers/fixtures.js';
 import { decodeStreamResponse, encodeInferRequest, expectStatus, f32, GrpcClient, outputsOf } from './helpers/grpc-client.js';
-import { freePort, occupyGrpc, serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
+import { occupyGrpc, serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
 import { spawnServe, type ChildServer } from './helpers/http-child.js';
-import { get, makeRepository, ONE_THREAD, slowModelBytes, until } from './helpers/http-server.js';
+import { get, slowModelBytes } from './helpers/http-server.js';
 
 const repo = makeRepository({
   id_fp32: { bytes: identityModel(ElemType.FLOAT, ['batch', 3]) },
@@ -37,7 +38,7 @@ describe('gRPC deadlines and cancellation', () => {
     const { running } = await occupyGrpc(server, 'slow');
     await expectStatus(server.client.infer(slowGrpcRequest('slow', 1), { deadlineMs: 60 }), status.DEADLINE_EXCEEDED);
     await running;
-    await until(() => model.stats().pending === 0, 5000, 'queue empty');
+    await until(() => model.stats().pending === 0, 'queue empty', 5000);
     const after = model.stats();
     expect(after.inferenceCount - before.inferenceCount).toBe(1);
     expect(after.failures.timeout + after.failures.cancelled - before.failures.timeout - before.failures.cancelled).toBe(1);
@@ -54,10 +55,10 @@ describe('gRPC deadlines and cancellation', () => {
     const { running } = await occupyGrpc(server, 'slow');
     const abort = new AbortController();
     const cancelled = server.client.infer(slowGrpcRequest('slow', 1), { signal: abort.signal });
-    await until(() => model.stats().pending === 2, 5000, 'request queued');
+    await until(() => model.stats().pending === 2, 'request queued', 5000);
     abort.abort();
     await expectStatus(cancelled, status.CANCELLED);
-    await until(() => model.stats().failures.cancelled > before.failures.cancelled, 5000, 'the server drops it');
+    await until(() => model.stats().failures.cancelled > before.failures.cancelled, 'the server drops it', 5000);
     await running;
     expect(model.stats().inferenceCount - before.inferenceCount).toBe(1);
     expect(model.stats().failures.cancelled - before.failures.cancelled).toBe(1);
@@ -80,7 +81,7 @@ describe('gRPC graceful shutdown', () => {
     const idle = client.stream();
     idle.on('error', () => undefined);
     const idleStatus = new Promise<StatusObject>((resolve) => idle.on('status', resolve));
-    await until(() => model.stats().pending === 2, 5000, 'stream request queued');
+    await until(() => model.stats().pending === 2, 'stream request queued', 5000);
 
     const stopped = server.running.stop();
     expect(await client.unary('ServerLive')).toEqual({ live: true });
@@ -120,7 +121,7 @@ describe('gRPC graceful shutdown', () => {
       await until(async () => {
         const stats = await client.unary('ModelStatistics', { name: 'slow' });
         return Number(stats.model_stats[0].inference_stats.queue.count) > 0;
-      }, 10_000, 'the call runs');
+      }, 'the call runs', 10_000);
       child.child.kill('SIGTERM');
       const r = await slow;
       expect([r.id, f32(outputsOf(r).y!.raw)[0]]).toEqual(['inflight', 3]);

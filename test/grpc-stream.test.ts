@@ -6,9 +6,10 @@ import { status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-j
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElemType } from '../src/onnx/builder.js';
 import { identityModel, tinyModel } from '../src/onnx/models.js';
+import { makeRepository, ONE_THREAD, until } from './helpers/fixtures.js';
 import { bytesOf, decodeStreamResponse, encodeInferRequest, f32, outputsOf } from './helpers/grpc-client.js';
 import { occupyGrpc, serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
-import { get, makeRepository, ONE_THREAD, slowModelBytes, sumDiffModel, until } from './helpers/http-server.js';
+import { get, slowModelBytes, sumDiffModel } from './helpers/http-server.js';
 
 const repo = makeRepository({
   id_fp32: { bytes: identityModel(ElemType.FLOAT, ['batch', 3]) },
@@ -140,11 +141,11 @@ describe('gRPC ModelStreamInfer', () => {
     const stream = server.client.stream();
     const done = collect(stream);
     for (let i = 0; i < 3; i++) stream.write(encodeInferRequest(slowGrpcRequest('slow_stream', i, `c${i}`)));
-    await until(() => model.stats().pending === 4, 10_000, 'three stream requests queued');
+    await until(() => model.stats().pending === 4, 'three stream requests queued', 10_000);
     stream.cancel();
     expect((await done).status.code).toBe(status.CANCELLED);
     await running;
-    await until(() => model.stats().pending === 0, 10_000, 'queue empty');
+    await until(() => model.stats().pending === 0, 'queue empty', 10_000);
     const after = model.stats();
     expect(after.inferenceCount - before.inferenceCount).toBe(1); // the blocker only
     expect(after.failures.cancelled - before.failures.cancelled).toBe(3);

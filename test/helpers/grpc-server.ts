@@ -1,24 +1,11 @@
 // Servers for the gRPC tests: `tensorgate serve` in-process through startServer(), with the HTTP front
-// on an ephemeral port and the gRPC front on a free port picked here (--grpc-port 0 means off), and a
+// on an ephemeral port and the gRPC front on a free port picked first (--grpc-port 0 means off), and a
 // client connected to it.
-import { createServer } from 'node:net';
 import { serveOptionsSchema, type ServeOptions } from '../../src/cli/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { Model } from '../../src/engine/index.js';
+import { freePort, SLOW_SIZE, until } from './fixtures.js';
 import { GrpcClient } from './grpc-client.js';
-import { SLOW_SIZE, until } from './http-server.js';
-
-/** A port nothing listens on right now (the OS's pick for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export interface GrpcTestServer {
   running: RunningServer;
@@ -53,7 +40,7 @@ export async function serveGrpc(options: Partial<ServeOptions> & { modelReposito
     model(name, version) {
       const served = server.repository.served(name, version);
       if (!served[0]) throw new Error(`model ${name} is not served`);
-      return served[0].model;
+      return served[0].model as Model; // an ONNX version
     },
     stop: () =>
       (stopped ??= server.stop().finally(() => client.close())),
@@ -81,6 +68,6 @@ export async function occupyGrpc(server: GrpcTestServer, name: string): Promise<
   const taken = model.stats().queue.count;
   const running = server.client.infer(slowGrpcRequest(name, -1));
   running.catch(() => undefined);
-  await until(() => model.stats().queue.count > taken, 10_000, `${name}: the runner takes the blocker`);
+  await until(() => model.stats().queue.count > taken, `${name}: the runner takes the blocker`);
   return { running };
 }
