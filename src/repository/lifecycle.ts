@@ -152,7 +152,9 @@ export class ModelLifecycle {
     let model: Servable | undefined;
     let contentHash: string;
     try {
+      // Hashed while the model loads; a load that fails first leaves the hash unread, not unhandled.
       const hashing = hashVersion(disk.dir, configPrint);
+      hashing.catch(() => undefined);
       model = await backend.load({
         name: entry.name,
         version: disk.version,
@@ -165,6 +167,7 @@ export class ModelLifecycle {
       });
       contentHash = await hashing;
     } catch (err) {
+      if (model) void model.unload(); // loaded, but its files could not be hashed
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
