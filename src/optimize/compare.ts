@@ -100,17 +100,36 @@ async function measureAccuracy(baseline: Model, candidate: Model, samples: reado
       if (!got) throw new Error(`the new model has no output '${meta.name}'`);
       if (got.shape.join('x') !== ref.shape.join('x')) throw new Error(`output '${meta.name}': shape [${got.shape}] differs from the original's [${ref.shape}]`);
       let entry = acc.get(meta.name);
-      if (!entry) acc.set(meta.name, (entry = new Accumulator(meta, classLike(meta, ref.shape, sample))));
+      if (!entry) acc.set(meta.name, (entry = new Accumulator(meta, classLike(meta, ref.shape, ref.data))));
       entry.add(ref.datatype, ref.data, got.datatype, got.data, ref.shape);
     }
   }
   return [...acc.values()].map((a) => a.result());
 }
 
-/** Float outputs of rank ≥ 2 whose last axis has ≥ 2 entries and whose shape is no input's: class scores. */
-function classLike(meta: TensorMetadata, shape: number[], sample: Sample): boolean {
+const CLASS_NAME = /prob|logit|score|class|label|softmax|cls/i;
+
+/**
+ * Class scores: a float output of rank ≥ 2 with ≥ 2 entries on the last axis that is named like
+ * scores (prob, logit, score, class, label, softmax, cls) or holds probabilities (rows in [0, 1]
+ * summing to 1). Regressors and hidden states are left out: argmax over them means nothing.
+ */
+function classLike(meta: TensorMetadata, shape: number[], data: unknown): boolean {
   if (!['FP32', 'FP16', 'FP64'].includes(meta.datatype) || shape.length < 2 || shape.at(-1)! < 2) return false;
-  return !Object.values(sample).some((t) => t.shape.join('x') === shape.join('x'));
+  if (CLASS_NAME.test(meta.name)) return true;
+  const v = numericValues(meta.datatype, data);
+  if (!v) return false;
+  const k = shape.at(-1)!;
+  for (let row = 0; row + k <= v.length; row += k) {
+    let sum = 0;
+    for (let j = 0; j < k; j++) {
+      const p = v[row + j]!;
+      if (!(p >= 0 && p <= 1)) return false;
+      sum += p;
+    }
+    if (Math.abs(sum - 1) > 1e-3) return false;
+  }
+  return v.length > 0;
 }
 
 class Accumulator {

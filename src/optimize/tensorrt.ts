@@ -90,7 +90,7 @@ export async function buildTensorRtEngine(engine: Engine, req: EngineBuildReques
   const loaded = await engine.load(req.input, { executionProviders: [{ name: 'tensorrt', options: providerOptions }, 'cpu'] });
   try {
     const trt = loaded.metadata.providers.find((p) => p.name === 'tensorrt');
-    if (!trt?.active) throw new NoGpuProviderError(`no GPU provider available: ONNX Runtime's TensorRT provider did not load (${trt?.reason ?? 'unknown reason'}); build-engine needs an NVIDIA GPU with TensorRT and onnxruntime's GPU provider libraries`);
+    if (!trt?.active) throw new NoGpuProviderError(`no GPU provider available: ONNX Runtime's TensorRT provider did not load (${(trt?.reason ?? 'unknown reason').replace(/\s+/g, ' ').trim()}); build-engine needs an NVIDIA GPU with TensorRT and onnxruntime's GPU provider libraries`);
     // Run each profile corner once: TensorRT builds (and caches) engines on first use.
     for (const spec of [profile.min, profile.opt, profile.max]) {
       const fixed = new Map(spec.split(',').map((s) => [s.slice(0, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1).split('x').map(Number)] as [string, number[]]));
