@@ -96,6 +96,26 @@ describe('static quantization of the MLP', () => {
   });
 });
 
+describe('calibration samples', () => {
+  const inputs = [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 4], dimNames: [] }];
+
+  it('reads a directory of v2 request bodies (.json files, in name order) like a JSONL file', async () => {
+    const dir = tempDir();
+    uniformRows(3, 4, 1).forEach((r, i) => writeFileSync(join(dir, `${i}.json`), JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: r.shape, data: Array.from(r.data) }] })));
+    writeFileSync(join(dir, 'notes.txt'), 'ignored');
+    const fromDir = await readSamples(dir, inputs);
+    const fromFile = await readSamples(writeJsonl(join(tempDir(), 'a.jsonl'), 'x', uniformRows(3, 4, 1)), inputs);
+    expect(fromDir.map((s) => Array.from(s.x!.data as Float32Array))).toEqual(fromFile.map((s) => Array.from(s.x!.data as Float32Array)));
+  });
+
+  it('says which body is wrong, and refuses an empty source', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'bad.jsonl'), '{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2,3,4]}]}\n{"inputs":[{"name":"x","datatype":"FP32","shape":[1,4],"data":[1,2]}]}\n');
+    await expect(readSamples(join(dir, 'bad.jsonl'), inputs)).rejects.toThrow(/bad\.jsonl:2: /);
+    await expect(readSamples(tempDir(), inputs)).rejects.toThrow(/no \.json request bodies/);
+  });
+});
+
 describe('calibration', () => {
   // y = x + 0: the activation 'h' (x · 1) is what calibration measures.
   const g = new GraphBuilder();

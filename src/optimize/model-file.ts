@@ -170,7 +170,7 @@ async function atomicWrite(path: string, bytes: Uint8Array): Promise<void> {
 
 /** Copies the model with large raw tensors moved to `file` (written atomically); the input is untouched. */
 async function writeExternal(model: OnnxModel, file: string, location: string, minBytes: number): Promise<{ model: OnnxModel; bytes: number }> {
-  const copy = structuredCloneShallow(model);
+  const copy = copyForExternal(model);
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temp, 'w');
   let offset = 0;
@@ -208,7 +208,7 @@ async function writeExternal(model: OnnxModel, file: string, location: string, m
 }
 
 /** A copy whose graphs' initializer lists can be replaced without touching the original's. */
-function structuredCloneShallow(model: OnnxModel): OnnxModel {
+function copyForExternal(model: OnnxModel): OnnxModel {
   const cloneGraph = (g: NonNullable<OnnxModel['graph']>): NonNullable<OnnxModel['graph']> => ({
     ...g,
     initializer: [...(g.initializer ?? [])],
