@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseHorizons } from '../forecast/duration.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -44,8 +45,30 @@ export const serveOptionsSchema = z
     interOpThreads: int.min(0).optional(),
     /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
     cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+    /** Predictive scaling: per-minute request-rate history, Holt-Winters forecast, recommended replicas. */
+    forecast: z.boolean().default(false),
+    forecastHorizons: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return parseHorizons(text, 60);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    replicaCapacityRps: z.coerce.number().positive().optional(),
+    targetUtilization: z.coerce.number().gt(0).max(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.forecast) return;
+    // Forecast settings without --forecast would be accepted and do nothing: refuse them.
+    for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
+      if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+    }
+  });
 
 export type ServeOptions = z.output<typeof serveOptionsSchema>;
 
@@ -69,6 +92,10 @@ const FLAGS = {
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
   cache: { type: 'string', multiple: true },
+  forecast: { type: 'boolean' },
+  'forecast-horizons': { type: 'string' },
+  'replica-capacity-rps': { type: 'string' },
+  'target-utilization': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +121,11 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
   --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
                                 (models opt in with response_cache { enable: true } in their config)
+  --forecast                    predictive scaling: per-minute request-rate history, Holt-Winters forecast,
+                                tensorgate_{forecast_requests_per_second,replica_capacity_rps,recommended_replicas}
+  --forecast-horizons LIST      default 5m,15m,1h: the horizon label of the forecast metrics
+  --replica-capacity-rps N      requests/s one replica sustains (default: measured from busy minutes)
+  --target-utilization F        share of capacity recommended replicas run at (default 0.7)
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

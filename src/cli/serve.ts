@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { Engine } from '../engine/index.js';
 import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
+import { startServerForecast } from '../forecast/serve-wiring.js';
 import { ModelRepository } from '../repository/repository.js';
 import { InferenceService, ServerControl } from '../inference/index.js';
 import { GrpcFront } from '../grpc/front.js';
@@ -40,6 +41,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   });
   logger.info({ ort: engine.runtime.ortVersion, library: engine.runtime.library }, 'ONNX Runtime loaded');
   const metrics = new ServerMetrics();
+  const forecast = startServerForecast(options, metrics);
   const cache =
     options.cache.length > 0
       ? await ResponseCache.create(parseCacheFlags(options.cache), {
@@ -77,6 +79,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     },
     });
   } catch (err) {
+    forecast?.stop();
     await cache?.close(); // do not leave a Redis connection behind
     throw err;
   }
@@ -112,6 +115,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   const inflight = () => fronts.reduce((n, f) => n + f.inflight, 0);
   let stopping: Promise<boolean> | undefined;
   const stop = async (timeoutMs: number): Promise<boolean> => {
+    forecast?.stop();
     control.startDraining();
     for (const front of fronts) front.stopAccepting();
     const drained = await waitFor(inflight, timeoutMs);

@@ -174,6 +174,17 @@ export class NativeModelMetrics {
     return this.#models.size;
   }
 
+  /** Requests completed or failed and seconds spent executing, summed over the tracked models. */
+  totals(): { requests: number; busySeconds: number } {
+    let requests = 0;
+    let busyNs = 0;
+    for (const { stats } of this.#read()) {
+      requests += stats.success.count + stats.fail.count;
+      for (const b of stats.batches) busyNs += b.computeInput.ns + b.computeInfer.ns + b.computeOutput.ns;
+    }
+    return { requests, busySeconds: busyNs / 1e9 };
+  }
+
   /**
    * Every tracked model's stats(), read once per scrape: the Registry calls each family's get() in one
    * synchronous pass, so the reading is kept until the next microtask and all families agree.

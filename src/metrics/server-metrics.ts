@@ -279,6 +279,18 @@ export class ServerMetrics {
     });
   }
 
+  // ---- extensions --------------------------------------------------------------------------------
+
+  /** Inference requests (completed or failed) and execution seconds over every tracked model. */
+  inferenceTotals(): { requests: number; busySeconds: number } {
+    return this.#native.totals();
+  }
+
+  /** Adds families computed elsewhere (e.g. the forecast's) to this registry. */
+  register(families: readonly ScrapeFamily[]): void {
+    for (const family of families) family.registerIn(this.registry);
+  }
+
   // ---- exposition -------------------------------------------------------------------------------
 
   /** The Prometheus text exposition (format 0.0.4) of every metric in the registry. */

@@ -1,0 +1,18 @@
+export {
+  defaultSeasonSpread,
+  fit,
+  fitSearch,
+  HoltWinters,
+  initialState,
+  PARAMETER_GRID,
+  run,
+  seasonKernel,
+  type FitResult,
+  type HoltWintersParams,
+} from './holt-winters.js';
+export { CounterDelta, StepHistory } from './history.js';
+export { CapacityEstimator, recommendedReplicas, type CapacityOptions } from './capacity.js';
+export { RateForecaster, type ForecasterOptions, type Horizon, type HorizonForecast } from './forecaster.js';
+export { FORECAST_METRICS, forecastFamilies, type ForecastReading } from './families.js';
+export { ServerForecast, type InferenceTotals, type ServerForecastOptions } from './server-forecast.js';
+export { FORECAST_DEFAULTS, parseDuration, parseHorizons } from './duration.js';
