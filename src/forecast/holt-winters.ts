@@ -99,7 +99,7 @@ export class HoltWinters {
 
 export interface FitResult {
   model: HoltWinters;
-  /** Mean squared one-step error over the scored part of the series (after the first cycle). */
+  /** Mean squared error of the scored forecasts (after the first cycle). */
   mse: number;
   /** The period actually used: `period`, or 0 when the series is shorter than two cycles. */
   period: number;
@@ -161,21 +161,30 @@ function smoothCircular(xs: Float64Array, halfWidth: number): Float64Array {
   });
 }
 
-/** Runs `params` over the series from its initial state; returns the model after the last point and the one-step MSE. */
-export function run(
-  series: ArrayLike<number>,
-  period: number,
-  params: HoltWintersParams,
-  seasonSpread = 0,
-): { model: HoltWinters; mse: number } {
-  const model = initialState(series, period, params, seasonSpread);
-  const scoreFrom = period === 0 ? 1 : period;
+export interface FitOptions {
+  /** Half-width of the seasonal spread, in steps (default defaultSeasonSpread(period)). */
+  seasonSpread?: number;
+  /** The forecast distance, in steps, whose error is minimised (default defaultScoreHorizon(period)). */
+  scoreHorizon?: number;
+}
+
+/**
+ * Runs `params` over the series from its initial state; returns the model after the last point and
+ * the mean squared error of the forecasts made `scoreHorizon` steps ahead (scored after the first cycle).
+ */
+export function run(series: ArrayLike<number>, period: number, params: HoltWintersParams, options: FitOptions = {}): { model: HoltWinters; mse: number } {
+  const model = initialState(series, period, params, options.seasonSpread ?? 0);
+  const k = options.scoreHorizon ?? 1;
+  const scoreFrom = Math.max(period, 1) + k - 1;
+  // Before x[t] is seen, forecast(k) is the forecast of x[t + k - 1]; it waits in ahead[(t + k - 1) % k].
+  const ahead = new Float64Array(k);
   let sse = 0;
   let n = 0;
   for (let t = 0; t < series.length; t++) {
     const x = series[t]!;
+    ahead[(t + k - 1) % k] = model.forecast(k);
     if (t >= scoreFrom && Number.isFinite(x)) {
-      const e = x - model.forecast(1);
+      const e = x - ahead[t % k]!;
       sse += e * e;
       n++;
     }
@@ -190,18 +199,30 @@ export function defaultSeasonSpread(period: number): number {
 }
 
 /**
+ * Score forecasts 1/96 of the cycle ahead (15 minutes of a day): scaling acts minutes ahead, and the
+ * one-step error alone favours parameters that chase the last point (a high alpha) and drift after.
+ */
+export function defaultScoreHorizon(period: number): number {
+  return Math.max(1, Math.round(period / 96));
+}
+
+/**
  * The grid search behind fit(), one candidate per step: a caller that must not block (the server's
  * event loop) yields between steps; a week of minutes takes a few milliseconds per candidate.
  */
-export function* fitSearch(series: ArrayLike<number>, period: number, seasonSpread = defaultSeasonSpread(period)): Generator<void, FitResult> {
+export function* fitSearch(series: ArrayLike<number>, period: number, options: FitOptions = {}): Generator<void, FitResult> {
   if (!Number.isInteger(period) || period < 0) throw new RangeError(`period must be a non-negative integer, got ${period}`);
   const used = period > 0 && series.length >= 2 * period ? period : 0;
+  const runOptions = {
+    seasonSpread: used === 0 ? 0 : (options.seasonSpread ?? defaultSeasonSpread(period)),
+    scoreHorizon: options.scoreHorizon ?? defaultScoreHorizon(period),
+  };
   let best: { model: HoltWinters; mse: number } | undefined;
   for (const alpha of PARAMETER_GRID.alpha) {
     for (const beta of PARAMETER_GRID.beta) {
       for (const gamma of used === 0 ? [0] : PARAMETER_GRID.gamma) {
         for (const phi of PARAMETER_GRID.phi) {
-          const candidate = run(series, used, { alpha, beta, gamma, phi }, used === 0 ? 0 : seasonSpread);
+          const candidate = run(series, used, { alpha, beta, gamma, phi }, runOptions);
           if (!best || candidate.mse < best.mse) best = candidate;
           yield;
         }
@@ -213,11 +234,11 @@ export function* fitSearch(series: ArrayLike<number>, period: number, seasonSpre
 
 /**
  * Fits the model to `series` (oldest first, NaN for missing steps) by grid search over PARAMETER_GRID,
- * minimising the one-step error. With fewer than two full cycles the season is left out (Holt's
+ * minimising the error of forecasts a little ahead (FitOptions). With fewer than two full cycles the season is left out (Holt's
  * damped trend): a season cannot be told from noise on less.
  */
-export function fit(series: ArrayLike<number>, period: number, seasonSpread = defaultSeasonSpread(period)): FitResult {
-  const search = fitSearch(series, period, seasonSpread);
+export function fit(series: ArrayLike<number>, period: number, options: FitOptions = {}): FitResult {
+  const search = fitSearch(series, period, options);
   for (;;) {
     const step = search.next();
     if (step.done) return step.value;

@@ -16,3 +16,5 @@ export { RateForecaster, type ForecasterOptions, type Horizon, type HorizonForec
 export { FORECAST_METRICS, forecastFamilies, type ForecastReading } from './families.js';
 export { ServerForecast, type InferenceTotals, type ServerForecastOptions } from './server-forecast.js';
 export { FORECAST_DEFAULTS, parseDuration, parseHorizons } from './duration.js';
+export { ForecastService, type ForecastServiceOptions } from './forecast-service.js';
+export { DEFAULT_CAPACITY_QUERY, DEFAULT_RATE_QUERY, PrometheusSource } from './prometheus-source.js';
