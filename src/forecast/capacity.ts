@@ -40,11 +40,19 @@ export class CapacityEstimator {
 }
 
 /**
+ * A forecast below this share of one replica's capacity counts as no traffic: a fitted model rarely
+ * forecasts exactly zero through a quiet night, and one request a minute must not hold a replica up
+ * (requests that do come wake one through the activator; see deploy/k8s/README.md).
+ */
+export const IDLE_SHARE = 0.01;
+
+/**
  * Replicas needed for `rps` when each sustains `capacityRps` and should run at `targetUtilization` of
- * it: ceil(rps / (capacity · utilization)). The 1e-9 keeps 2.0000000001 (float noise) from becoming 3.
+ * it: ceil(rps / (capacity · utilization)), 0 below IDLE_SHARE of one replica. The 1e-9 keeps
+ * 2.0000000001 (float noise) from becoming 3.
  */
 export function recommendedReplicas(rps: number, capacityRps: number, targetUtilization: number): number {
   if (!(capacityRps > 0) || !(targetUtilization > 0)) throw new RangeError('capacity and utilization must be positive');
-  if (!(rps > 0)) return 0;
+  if (!(rps >= IDLE_SHARE * capacityRps)) return 0;
   return Math.ceil(rps / (capacityRps * targetUtilization) - 1e-9);
 }

@@ -11,7 +11,7 @@ export {
   type HoltWintersParams,
 } from './holt-winters.js';
 export { CounterDelta, StepHistory } from './history.js';
-export { CapacityEstimator, recommendedReplicas, type CapacityOptions } from './capacity.js';
+export { CapacityEstimator, IDLE_SHARE, recommendedReplicas, type CapacityOptions } from './capacity.js';
 export { RateForecaster, type ForecasterOptions, type Horizon, type HorizonForecast } from './forecaster.js';
 export { FORECAST_METRICS, forecastFamilies, type ForecastReading } from './families.js';
 export { ServerForecast, type InferenceTotals, type ServerForecastOptions } from './server-forecast.js';

@@ -21,8 +21,10 @@ export interface RunningPrometheus {
 export interface PrometheusOptions {
   /** OpenMetrics text (ending in `# EOF`) to backfill. */
   openMetrics?: string;
-  /** host:port targets scraped every second under job "tensorgate". */
-  targets?: string[];
+  /** Scrape jobs: job name -> host:port targets, scraped every second. */
+  jobs?: Record<string, string[]>;
+  /** Rule files (the `groups:` documents) to load; evaluated every second. */
+  rules?: object[];
 }
 
 export async function startPrometheus(options: PrometheusOptions = {}): Promise<RunningPrometheus> {
@@ -33,9 +35,15 @@ export async function startPrometheus(options: PrometheusOptions = {}): Promise<
     const made = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'backfill.om'), tsdb], { encoding: 'utf8' });
     if (made.status !== 0) throw new Error(`promtool create-blocks-from failed: ${made.stderr}`);
   }
+  const ruleFiles = (options.rules ?? []).map((rules, i) => {
+    const path = join(dir, `rules-${i}.yml`);
+    writeFileSync(path, toYaml(rules));
+    return path;
+  });
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    scrape_configs: options.targets ? [{ job_name: 'tensorgate', static_configs: [{ targets: options.targets }] }] : [],
+    rule_files: ruleFiles,
+    scrape_configs: Object.entries(options.jobs ?? {}).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
   };
   writeFileSync(join(dir, 'prometheus.yml'), toYaml(config));
   const port = await freePort();
