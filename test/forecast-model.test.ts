@@ -148,9 +148,10 @@ describe('capacity and recommendation', () => {
     expect(c.estimate()).toBeCloseTo(86_000 / 95, 9);
   });
 
-  it('recommends ceil(rate / (capacity · utilization)) replicas, 0 below 1 % of a replica', () => {
+  it('recommends ceil(rate / (capacity · utilization)) replicas, 0 below 0.2 % of a replica', () => {
     expect(recommendedReplicas(0, 100, 0.7)).toBe(0);
-    expect(recommendedReplicas(0.99, 100, 0.7)).toBe(0);
+    expect(recommendedReplicas(0.19, 100, 0.7)).toBe(0);
+    expect(recommendedReplicas(0.2, 100, 0.7)).toBe(1);
     expect(recommendedReplicas(1, 100, 0.7)).toBe(1);
     expect(recommendedReplicas(140, 100, 0.7)).toBe(2); // exactly 2 despite float noise
     expect(recommendedReplicas(141, 100, 0.7)).toBe(3);

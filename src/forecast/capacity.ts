@@ -41,10 +41,11 @@ export class CapacityEstimator {
 
 /**
  * A forecast below this share of one replica's capacity counts as no traffic: a fitted model rarely
- * forecasts exactly zero through a quiet night, and one request a minute must not hold a replica up
- * (requests that do come wake one through the activator; see deploy/k8s/README.md).
+ * forecasts exactly zero through a quiet night (the season's smoothing leaks a little of the morning
+ * into it), and that noise must not hold a replica up all night. Requests that do come wake one
+ * through the activator (see deploy/k8s/README.md).
  */
-export const IDLE_SHARE = 0.01;
+export const IDLE_SHARE = 0.002;
 
 /**
  * Replicas needed for `rps` when each sustains `capacityRps` and should run at `targetUtilization` of
