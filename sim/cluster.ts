@@ -40,8 +40,11 @@ export class Cluster {
   readonly #o: ClusterOptions;
   /** Each pod's ready time (seconds); pods are kept oldest first. */
   #pods: number[];
-  /** Waiting requests by arrival second, oldest first. */
-  readonly #backlog: Array<{ t: number; count: number }> = [];
+  /**
+   * Waiting requests by arrival second, oldest first. `held`: they arrived while no pod was ready and
+   * wait at the activator, where the server's batcher queue time does not count them.
+   */
+  readonly #backlog: Array<{ t: number; count: number; held: boolean }> = [];
 
   constructor(options: ClusterOptions) {
     this.#o = options;
@@ -90,7 +93,7 @@ export class Cluster {
       cpuPercent = (100 * state.cpuCores) / cpuRequestCores;
     } else {
       // Saturated (or no replica): the replicas serve at capacity, oldest requests first.
-      this.#backlog.push({ t, count: arrivals });
+      this.#backlog.push({ t, count: arrivals, held: ready === 0 });
       let capacity = ready * model.capacityRps;
       const base = model.at(model.stableRps);
       while (capacity > 0 && this.#backlog.length) {
@@ -98,7 +101,7 @@ export class Cluster {
         const take = Math.min(head.count, capacity);
         const waitS = t - head.t;
         latencies.push({ count: take, ms: base.p99Ms + waitS * 1000 });
-        queueUsTotal += take * (base.queueUs + waitS * 1e6);
+        queueUsTotal += take * (base.queueUs + (head.held ? 0 : waitS * 1e6));
         served += take;
         capacity -= take;
         head.count -= take;

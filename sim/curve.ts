@@ -60,6 +60,18 @@ export class ReplicaModel {
       stable.push(p);
     }
     if (stable.length === 0) throw new Error('the curve has no point where the replica kept up with its load');
+    // Latency and queue time cannot fall as load rises, nor CPU time rise as it falls: a point above
+    // a later one (a stall: the VM descheduled the process) is lowered to it, a CPU figure below an
+    // earlier one (the process got less CPU than it used before) raised to it. Noise on a shared
+    // machine only ever adds latency and removes CPU time, so these envelopes are the estimates.
+    for (let i = stable.length - 2; i >= 0; i--) {
+      const next = stable[i + 1]!;
+      const p = stable[i]!;
+      stable[i] = { ...p, p99Ms: Math.min(p.p99Ms, next.p99Ms), queueUsPerRequest: Math.min(p.queueUsPerRequest, next.queueUsPerRequest) };
+    }
+    for (let i = 1; i < stable.length; i++) {
+      stable[i] = { ...stable[i]!, cpuCores: Math.max(stable[i]!.cpuCores, stable[i - 1]!.cpuCores) };
+    }
     const first = stable[0]!;
     // Idle: the lightest measured latency, no queue, the CPU line extended to zero load.
     const slope = stable.length > 1 ? (stable[1]!.cpuCores - first.cpuCores) / (stable[1]!.offeredRps - first.offeredRps) : first.cpuCores / first.offeredRps;

@@ -17,6 +17,8 @@ export interface NamedPolicy {
 
 export interface DeploymentFacts {
   cpuRequestCores: number;
+  /** ONNX Runtime threads per replica (the ConfigMap's intraOpThreads): one per requested CPU. */
+  intraOpThreads: number;
   /** The readiness probe's period: a pod is seen READY up to this long after it is. */
   readinessPeriodSeconds: number;
   /** The forecaster's target utilization and the horizon the predictive trigger reads, minutes. */
@@ -121,8 +123,11 @@ export function deploymentFacts(deploy: string): DeploymentFacts {
   const so = read(deploy, 'overlays/keda/scaledobject.yaml') as { spec: { triggers: Array<{ name: string; metadata: { query: string } }> } };
   const horizon = /horizon="([^"]+)"/.exec(so.spec.triggers.find((t) => t.name === 'forecast')?.metadata.query ?? '')?.[1];
   if (!horizon) throw new Error('scaledobject.yaml: the forecast trigger names no horizon');
+  const configMap = read(deploy, 'base/configmap.yaml') as { data: { 'config.yaml': string } };
+  const config = parseYaml(configMap.data['config.yaml']) as { intraOpThreads?: number };
   return {
     cpuRequestCores: cpu.endsWith('m') ? Number(cpu.slice(0, -1)) / 1000 : Number(cpu),
+    intraOpThreads: config.intraOpThreads ?? 1,
     readinessPeriodSeconds: c.readinessProbe.periodSeconds,
     targetUtilization: Number(arg('target-utilization') ?? 0.7),
     horizonMinutes: parseDuration(horizon) / 60,

@@ -22,6 +22,15 @@ describe('ReplicaModel', () => {
     expect(model.at(5000).p99Ms).toBe(model.at(900).p99Ms); // clamped: beyond is the cluster's backlog
   });
 
+  it('lowers a latency above a later one and raises CPU below an earlier one (stalls of a shared machine)', () => {
+    const curve = syntheticCurve(1000, 5);
+    curve.points[1]!.p99Ms = 400; // a stall at 20 %
+    curve.points[3]!.cpuCores = 0.1; // descheduled at 40 %
+    const m = new ReplicaModel(curve);
+    expect(m.at(200).p99Ms).toBe(curve.points[2]!.p99Ms);
+    expect(m.at(400).cpuCores).toBe(curve.points[2]!.cpuCores);
+  });
+
   it('drops points whose median latency shows a standing queue', () => {
     const curve = syntheticCurve(1000, 5);
     curve.points[5]!.p50Ms = 500; // 60 %: 100× the lightest median

@@ -29,7 +29,7 @@ describe('policies from deploy/k8s', () => {
     expect(zero.kind === 'keda' && zero.triggers.some((t) => t.signal === 'forecast-replicas')).toBe(false);
     const one = kedaMinOne(DEPLOY).policy;
     expect(one.kind === 'keda' && one.minReplicaCount).toBe(1);
-    expect(deploymentFacts(DEPLOY)).toEqual({ cpuRequestCores: 2, readinessPeriodSeconds: 2, targetUtilization: 0.7, horizonMinutes: 15 });
+    expect(deploymentFacts(DEPLOY)).toEqual({ cpuRequestCores: 2, intraOpThreads: 2, readinessPeriodSeconds: 2, targetUtilization: 0.7, horizonMinutes: 15 });
   });
 });
 

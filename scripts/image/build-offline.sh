@@ -47,7 +47,7 @@ chroot "$ROOTFS" sh -c 'getent group 10001 >/dev/null || groupadd --gid 10001 te
 node scripts/image/stage.mjs "$ROOTFS/app"
 # What a slim image leaves out: apt lists, caches, documentation.
 rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin "$ROOTFS"/usr/share/doc/* "$ROOTFS"/usr/share/man/* "$ROOTFS"/usr/share/locale/*
-mkdir -p "$ROOTFS/models"
+rm -rf "$ROOTFS/models" && mkdir "$ROOTFS/models"   # a mount point: no model is baked in
 echo "root filesystem: $(du -sh "$ROOTFS" | cut -f1) (app: $(du -sh "$ROOTFS/app" | cut -f1))"
 
 log "buildah: commit $TAG"
