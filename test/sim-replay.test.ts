@@ -7,7 +7,7 @@ import { ReplicaModel } from '../sim/curve.js';
 import { forecastPeaks, recommendedByMinute } from '../sim/forecast-signal.js';
 import { deploymentFacts, kedaMinOne, policiesFromManifests } from '../sim/policies.js';
 import { simulate } from '../sim/simulate.js';
-import { DAY_SECONDS, perMinute, trace, type DiurnalShape } from '../sim/traffic.js';
+import { perMinute, trace, type DiurnalShape } from '../sim/traffic.js';
 import { ROOT } from './helpers/engine.js';
 import { syntheticCurve } from './helpers/sim.js';
 
