@@ -20,7 +20,7 @@ export interface ForecasterOptions {
   /** Refit the parameters every this many steps (default 60); in between the model only updates. */
   refitEvery?: number;
   /**
-   * Refit without blocking: the grid search yields to the event loop after each candidate, and the
+   * Refit without blocking: the grid search yields to the event loop about every millisecond, and the
    * steps that arrive meanwhile are replayed on the new model. For servers; default false.
    */
   background?: boolean;

@@ -168,11 +168,15 @@ export interface FitOptions {
   scoreHorizon?: number;
 }
 
+/** Steps between two yields of a search: about a millisecond of work. */
+const STEPS_PER_YIELD = 2048;
+
 /**
  * Runs `params` over the series from its initial state; returns the model after the last point and
  * the mean squared error of the forecasts made `scoreHorizon` steps ahead (scored after the first cycle).
+ * Yields every STEPS_PER_YIELD steps, so a caller can give the event loop a turn.
  */
-export function run(series: ArrayLike<number>, period: number, params: HoltWintersParams, options: FitOptions = {}): { model: HoltWinters; mse: number } {
+export function* runSteps(series: ArrayLike<number>, period: number, params: HoltWintersParams, options: FitOptions = {}): Generator<void, { model: HoltWinters; mse: number }> {
   const model = initialState(series, period, params, options.seasonSpread ?? 0);
   const k = options.scoreHorizon ?? 1;
   const scoreFrom = Math.max(period, 1) + k - 1;
@@ -189,8 +193,18 @@ export function run(series: ArrayLike<number>, period: number, params: HoltWinte
       n++;
     }
     model.update(x);
+    if (t % STEPS_PER_YIELD === STEPS_PER_YIELD - 1) yield;
   }
   return { model, mse: n === 0 ? 0 : sse / n };
+}
+
+/** runSteps() to the end, without yielding. */
+export function run(series: ArrayLike<number>, period: number, params: HoltWintersParams, options: FitOptions = {}): { model: HoltWinters; mse: number } {
+  const steps = runSteps(series, period, params, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /** A spread of 1/200 of the cycle on each side: ±7 minutes of a day, none for short cycles. */
@@ -207,8 +221,8 @@ export function defaultScoreHorizon(period: number): number {
 }
 
 /**
- * The grid search behind fit(), one candidate per step: a caller that must not block (the server's
- * event loop) yields between steps; a week of minutes takes a few milliseconds per candidate.
+ * The grid search behind fit(), yielding about every millisecond of work: a caller that must not
+ * block (the server's event loop) gives the loop a turn at each yield.
  */
 export function* fitSearch(series: ArrayLike<number>, period: number, options: FitOptions = {}): Generator<void, FitResult> {
   if (!Number.isInteger(period) || period < 0) throw new RangeError(`period must be a non-negative integer, got ${period}`);
@@ -222,9 +236,8 @@ export function* fitSearch(series: ArrayLike<number>, period: number, options: F
     for (const beta of PARAMETER_GRID.beta) {
       for (const gamma of used === 0 ? [0] : PARAMETER_GRID.gamma) {
         for (const phi of PARAMETER_GRID.phi) {
-          const candidate = run(series, used, { alpha, beta, gamma, phi }, runOptions);
+          const candidate = yield* runSteps(series, used, { alpha, beta, gamma, phi }, runOptions);
           if (!best || candidate.mse < best.mse) best = candidate;
-          yield;
         }
       }
     }

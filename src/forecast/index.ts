@@ -6,6 +6,7 @@ export {
   initialState,
   PARAMETER_GRID,
   run,
+  runSteps,
   seasonKernel,
   type FitResult,
   type HoltWintersParams,
