@@ -106,6 +106,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     grpcPort = await grpc?.listen();
   } catch (err) {
     // A port in use: give back what started (the other front, models, a Redis connection).
+    forecast?.stop();
     if (server.port > 0) await server.close(0);
     await repository.close();
     await cache?.close();
