@@ -11,13 +11,13 @@
 // CURVE_PROVISIONAL=1 marks a short smoke pass in the output.
 // Writes bench/results/replica-curve-<model>.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { USAGE } from '../src/cli/options.js';
 import { mlpModel } from '../src/onnx/models.js';
 import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
+import { machineRecorder } from './lib/machine.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
 
 const MODEL = process.env.CURVE_MODEL ?? 'mlp-large';
@@ -105,6 +105,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   checkWrk();
+  const recorder = machineRecorder(ROOT);
   const work = mkdtempSync(join(tmpdir(), 'tg-curve-work-'));
   const width = MODELS[MODEL]!.width;
   const body = JSON.stringify({ inputs: [{ name: 'x', shape: [1, width], datatype: 'FP32', data: Array.from({ length: width }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000) }] });
@@ -176,12 +177,6 @@ async function main(): Promise<void> {
       return [mode, { saturationRps: median(rs.map((r) => r.saturationRps)), saturationRpsRounds: rs.map((r) => r.saturationRps), points }];
     }),
   );
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    // not a checkout
-  }
   const result = {
     provisional: PROVISIONAL,
     note: PROVISIONAL
@@ -193,8 +188,7 @@ async function main(): Promise<void> {
     rounds: ROUNDS,
     fractions: FRACTIONS,
     curves,
-    commit,
-    machine: { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, date: new Date().toISOString() },
+    machine: recorder.record(),
   };
   const path = writeResults(`replica-curve-${MODEL}`, result);
   for (const mode of MODES) {

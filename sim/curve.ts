@@ -25,8 +25,9 @@ export interface CurveFile {
   model: string;
   intraOpThreads: number;
   curves: Record<'batching' | 'no-batching', MeasuredCurve>;
-  commit?: string;
+  /** bench/lib/machine.ts's record (commit, CPU, steal, …); older files carry `commit` apart. */
   machine?: Record<string, unknown>;
+  commit?: string;
 }
 
 export interface ReplicaState {

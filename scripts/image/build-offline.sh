@@ -70,7 +70,7 @@ echo "image: $WORK/tensorgate.oci.tar ($(du -h "$WORK/tensorgate.oci.tar" | cut 
 log "smoke test: tensorgate serve inside the root (chroot, user 10001), example repository at /models"
 [ -f examples/models/tiny/1/model.onnx ] || node dist/tools/make-example-models.js examples/models >/dev/null
 rm -rf "$ROOTFS/models" && cp -r examples/models "$ROOTFS/models"
-node bench/cold-start.mjs --runs "${COLD_START_RUNS:-5}" --json "$WORK/cold-start.json" -- \
+npx tsx bench/cold-start.ts --runs "${COLD_START_RUNS:-5}" --json "$WORK/cold-start.json" -- \
   chroot --userspec=10001:10001 "$ROOTFS" /usr/local/bin/node /app/dist/cli/main.js
 log "buildah run: the committed image serves (its user, the example repository mounted at /models)"
 run=$(buildah from "$TAG")
