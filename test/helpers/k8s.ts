@@ -18,7 +18,20 @@ import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObj
 import { ROOT } from './engine.js';
 
 export const DEPLOY = join(ROOT, 'deploy', 'k8s');
-export const HAVE_KUBECTL = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0;
+/**
+ * kubectl with Kustomize 5 (kubectl ≥ 1.27): components and `labels` need it. Debian's old
+ * kubernetes-client (1.20, Kustomize 2) would fail to render, not validate: treated as absent.
+ */
+export const HAVE_KUBECTL = ((): boolean => {
+  const r = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) return false;
+  try {
+    const v = JSON.parse(r.stdout) as { kustomizeVersion?: string };
+    return Number(/^v(\d+)/.exec(v.kustomizeVersion ?? '')?.[1] ?? 0) >= 5;
+  } catch {
+    return false;
+  }
+})();
 export const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /** A rendered Kubernetes object (what the YAML says; the checks below give it a schema). */
