@@ -1,6 +1,6 @@
 // A synthetic replica curve for the simulation's tests (the real one is measured by
 // bench/replica-curve.ts): an M/D/1-like queue, p99 growing as 1/(1 - load), CPU linear in load.
-import type { MeasuredCurve } from '../../sim/curve.js';
+import type { MeasuredCurve } from '../../sim/autoscale/curve.js';
 
 export function syntheticCurve(capacityRps = 1000, baseMs = 5): MeasuredCurve {
   const points = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1].map((rho) => {

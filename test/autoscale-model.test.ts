@@ -1,15 +1,15 @@
 // The simulation's cluster, replica curve, traffic and KEDA controller, pure: pods ready after their
 // startup delay, the backlog behind saturated or absent replicas, activation and scale to zero.
 import { describe, expect, it } from 'vitest';
-import { Cluster } from '../sim/cluster.js';
-import { kedaController, type KedaPolicy } from '../sim/controllers.js';
-import { ReplicaModel } from '../sim/curve.js';
-import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP } from '../sim/hpa.js';
-import { Signals } from '../sim/signals.js';
-import { weightedQuantile } from '../sim/simulate.js';
-import { DAY_SECONDS, diurnalRate, eventFactor, perMinute, poisson, trace } from '../sim/traffic.js';
+import { Cluster } from '../sim/autoscale/cluster.js';
+import { kedaController, type KedaPolicy } from '../sim/autoscale/controllers.js';
+import { ReplicaModel } from '../sim/autoscale/curve.js';
+import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP } from '../sim/autoscale/hpa.js';
+import { Signals } from '../sim/autoscale/signals.js';
+import { weightedQuantile } from '../sim/autoscale/simulate.js';
+import { DAY_SECONDS, diurnalRate, eventFactor, perMinute, poisson, trace } from '../sim/autoscale/traffic.js';
 import { mulberry32 } from '../src/onnx/builder.js';
-import { syntheticCurve } from './helpers/sim.js';
+import { syntheticCurve } from './helpers/autoscale.js';
 
 const model = new ReplicaModel(syntheticCurve(1000, 5));
 

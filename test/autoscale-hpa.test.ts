@@ -2,7 +2,7 @@
 // ceil(current × metric / target), the 10 % tolerance, pods not yet ready, External Value and
 // AverageValue, stabilization windows and the Pods/Percent policies.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Hpa, type HpaConfig, type ScalingRules } from '../sim/hpa.js';
+import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Hpa, type HpaConfig, type ScalingRules } from '../sim/autoscale/hpa.js';
 
 const open: ScalingRules = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 1000, periodSeconds: 15 }] };
 const hpa = (over: Partial<HpaConfig> = {}) =>

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { parseDuration } from '../src/forecast/duration.js';
+import { parseDuration } from '../../src/forecast/duration.js';
 import type { HpaPolicy, KedaPolicy, KedaTrigger, Policy } from './controllers.js';
 import { DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, type HpaConfig, type MetricTarget, type ScalingRules } from './hpa.js';
 import type { SignalName } from './signals.js';

@@ -9,12 +9,12 @@
 // SIM_TIMEOUT_S (30).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { ROOT } from '../bench/common.js';
+import { ROOT } from '../../bench/common.js';
 import { ReplicaModel, type CurveFile } from './curve.js';
 import { forecastPeaks, recommendedByMinute } from './forecast-signal.js';
 import { deploymentFacts, kedaMinOne, policiesFromManifests, type NamedPolicy } from './policies.js';
 import { simulate, type SimulationResult } from './simulate.js';
-import { podsSvg, policySvg } from './svg.js';
+import { podsSvg, policySvg } from './pictures.js';
 import { DAY_SECONDS, perMinute, trace, type DiurnalShape, type TrafficEvent } from './traffic.js';
 
 const DEPLOY = join(ROOT, 'deploy', 'k8s');

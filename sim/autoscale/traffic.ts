@@ -1,7 +1,7 @@
 // Traffic for the replay: a day of per-second request rates with a diurnal cycle and the events the
 // autoscalers must handle (a 5× flash spike, a slow ramp), and the per-minute history of the days
 // before (same cycle, no events) that the forecaster learns from. Seeded: the same trace every run.
-import { mulberry32 } from '../src/onnx/builder.js';
+import { mulberry32 } from '../../src/onnx/builder.js';
 
 export const DAY_SECONDS = 86_400;
 

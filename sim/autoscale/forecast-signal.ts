@@ -2,7 +2,7 @@
 // per-minute request rate of the days before and of the replay so far (read two minutes late, as the
 // forecaster reads "the minute before last"), Holt-Winters refitted every hour, and the replicas the
 // peak of the horizon needs. Uses src/forecast, the code the forecaster runs.
-import { recommendedReplicas, RateForecaster } from '../src/forecast/index.js';
+import { recommendedReplicas, RateForecaster } from '../../src/forecast/index.js';
 
 export interface ForecastSignalOptions {
   /** Per-minute rates before the replay (oldest first). */

@@ -3,13 +3,13 @@
 // deployment before the morning's first requests, and a flash spike costs the reactive policies.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ReplicaModel } from '../sim/curve.js';
-import { forecastPeaks, recommendedByMinute } from '../sim/forecast-signal.js';
-import { deploymentFacts, kedaMinOne, policiesFromManifests } from '../sim/policies.js';
-import { simulate } from '../sim/simulate.js';
-import { perMinute, trace, type DiurnalShape } from '../sim/traffic.js';
+import { ReplicaModel } from '../sim/autoscale/curve.js';
+import { forecastPeaks, recommendedByMinute } from '../sim/autoscale/forecast-signal.js';
+import { deploymentFacts, kedaMinOne, policiesFromManifests } from '../sim/autoscale/policies.js';
+import { simulate } from '../sim/autoscale/simulate.js';
+import { perMinute, trace, type DiurnalShape } from '../sim/autoscale/traffic.js';
 import { ROOT } from './helpers/engine.js';
-import { syntheticCurve } from './helpers/sim.js';
+import { syntheticCurve } from './helpers/autoscale.js';
 
 const DEPLOY = join(ROOT, 'deploy', 'k8s');
 const model = new ReplicaModel(syntheticCurve(1000, 5));
