@@ -44,6 +44,10 @@ export const serveOptionsSchema = z
     interOpThreads: int.min(0).optional(),
     /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
     cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+    /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
+    stateDir: z.string().min(1).optional(),
+    /** Routes' state in Redis instead, shared by every replica. */
+    stateRedis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   })
   .strict();
 
@@ -69,6 +73,8 @@ const FLAGS = {
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
   cache: { type: 'string', multiple: true },
+  'state-dir': { type: 'string' },
+  'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,6 +100,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
   --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
                                 (models opt in with response_cache { enable: true } in their config)
+  --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
+  --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -115,6 +123,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const merged = { ...fromFile, ...fromFlags };
   if (merged.adminToken === undefined && env.TENSORGATE_ADMIN_TOKEN) merged.adminToken = env.TENSORGATE_ADMIN_TOKEN;
+  if (merged.stateDir !== undefined && merged.stateRedis !== undefined) throw new Error('--state-dir and --state-redis: give one of them');
   const result = serveOptionsSchema.safeParse(merged);
   if (!result.success) {
     const kebab = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
