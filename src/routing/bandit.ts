@@ -95,7 +95,7 @@ export class Bandit {
           for (let i = 0; i < k; i++) {
             const n = this.rewards(i);
             const s = Math.min(n, Math.max(0, this.counters.get(i * PER_ARM + SUM)));
-            scores[i] = this.#rng.beta(1 + s, 1 + n - s);
+            this.#rng.betaInto(1 + s, 1 + n - s, scores, i);
           }
         } else {
           const prior = this.#pooledVariance();
@@ -104,7 +104,7 @@ export class Bandit {
             const mean = this.mean(i);
             const variance = n >= 2 ? Math.max(0, (this.counters.get(i * PER_ARM + SUMSQ) - n * mean * mean) / (n - 1)) : prior;
             // The posterior of the mean (flat prior, variance plugged in): Normal(mean, variance / n).
-            scores[i] = mean + Math.sqrt((variance || prior) / n) * this.#rng.normal();
+            this.#rng.normalInto(mean, Math.sqrt((variance || prior) / n), scores, i);
           }
         }
         break;

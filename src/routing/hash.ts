@@ -2,18 +2,21 @@
 // independent 32-bit hashes, and each target mixes them with its own seeds into a uniform number in
 // (0, 1). No allocation: strings are read by char code, tensors by byte view. Seeds come from the
 // target's id, so every replica and every restart hash the same key the same way.
+//
+// Hashes are returned as int32 (`| 0`), not uint32: V8 keeps int32 values unboxed, while a uint32
+// above 2^31 returned from a function is a heap number, an allocation per call.
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
-/** MurmurHash3's finaliser: every input bit flips about half the output bits. */
+/** MurmurHash3's finaliser: every input bit flips about half the output bits (int32 result). */
 export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 function mix(h: number, k: number): number {
@@ -50,16 +53,19 @@ export function hashBytes(bytes: Uint8Array, seed: number): number {
 export const KEY_SEED_A = 0x9e3779b9;
 export const KEY_SEED_B = 0x7f4a7c15;
 
-/** The per-target seeds of a target id: fixed by the id alone. */
+/** The per-target seeds of a target id: fixed by the id alone (int32). */
 export function targetSeeds(id: string): [number, number] {
   return [hashString(id, 0x5bd1e995), hashString(id, 0x27d4eb2f)];
 }
 
 const TWO_POW_53 = 2 ** 53;
 
-/** A uniform number in (0, 1) for one target (its seeds) and one key (its two hashes); 53 bits. */
-export function keyUniform(keyA: number, keyB: number, seedA: number, seedB: number): number {
-  const hi = fmix32((keyA ^ seedA) >>> 0) >>> 11; // 21 bits
-  const lo = fmix32((keyB ^ seedB) >>> 0); // 32 bits
-  return (hi * 4294967296 + lo + 0.5) / TWO_POW_53;
+/**
+ * -ln(u) for u uniform in (0, 1), drawn for one target (its seeds) and one key (its two hashes) with
+ * 53 bits: the exponential variate weighted rendezvous divides each weight by.
+ */
+export function keyExponential(keyA: number, keyB: number, seedA: number, seedB: number): number {
+  const hi = fmix32(keyA ^ seedA) >>> 11; // 21 bits
+  const lo = fmix32(keyB ^ seedB) >>> 0; // 32 bits
+  return -Math.log((hi * 4294967296 + lo + 0.5) / TWO_POW_53);
 }

@@ -4,16 +4,16 @@
 // weight (or lowering all the others by a common factor, which a canary step does) can only move keys
 // INTO that target; no key ever moves between the other targets or out of it. Removing a target moves
 // only its own keys. Cost: one log per target.
-import { keyUniform, targetSeeds } from './hash.js';
+import { keyExponential, targetSeeds } from './hash.js';
 
 export class Rendezvous {
-  readonly #seedA: Uint32Array;
-  readonly #seedB: Uint32Array;
+  readonly #seedA: Int32Array;
+  readonly #seedB: Int32Array;
 
   /** `ids`: the targets' ids, which fix their seeds. */
   constructor(ids: readonly string[]) {
-    this.#seedA = new Uint32Array(ids.length);
-    this.#seedB = new Uint32Array(ids.length);
+    this.#seedA = new Int32Array(ids.length);
+    this.#seedB = new Int32Array(ids.length);
     ids.forEach((id, i) => {
       const [a, b] = targetSeeds(id);
       this.#seedA[i] = a;
@@ -28,7 +28,7 @@ export class Rendezvous {
     for (let i = 0; i < weights.length; i++) {
       const w = weights[i]!;
       if (w <= 0) continue;
-      const score = w / -Math.log(keyUniform(keyA, keyB, this.#seedA[i]!, this.#seedB[i]!));
+      const score = w / keyExponential(keyA, keyB, this.#seedA[i]!, this.#seedB[i]!);
       if (score > bestScore) {
         bestScore = score;
         best = i;

@@ -42,10 +42,11 @@ export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingReque
   const traceparent = req.headers.traceparent;
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: req.headers.tracestate };
   return h.service.infer(ctx).then((reply) => {
+    // Which target served a routed request (as Seldon's x-seldon-route). Set on the reply's own headers:
+    // a cached reply of a routed request is keyed by route and target, so its value is always the same.
     const routing = ctx.routing;
-    // Which target served a routed request (as Seldon's x-seldon-route); reply headers may be a cached reply's: copied.
-    const headers = routing === undefined ? reply.headers : { ...reply.headers, [TARGET_HEADER]: routing.target };
-    return { status: 200, headers, body: reply.body };
+    if (routing !== undefined) reply.headers[TARGET_HEADER] = routing.target;
+    return { status: 200, headers: reply.headers, body: reply.body };
   });
 }
 
