@@ -183,7 +183,7 @@ async function runBandit(policy: string): Promise<BanditRun> {
     if ((i + 1) % 50 === 0) curve.push([i + 1, regret]);
     batch.push({ id, reward: world.next() < RATES[arm]! ? 1 : 0 });
     if (batch.length === 100) {
-      control.feedback(name, { feedback: batch });
+      await control.feedback(name, { feedback: batch });
       batch = [];
     }
   }

@@ -61,7 +61,7 @@ async function experiment(rates: [number, number], n: number, seed: number): Pro
     route.feedback!.remember(`r${i}`, arm);
     items.push({ id: `r${i}`, outcomes: { converted: world.next() < rates[arm]! } });
   }
-  const reply = control.feedback('r', { feedback: items });
+  const reply = await control.feedback('r', { feedback: items });
   expect(reply.accepted).toBe(2 * n);
   const report = control.status('r') as { ab: { outcomes: Array<{ comparisons: OutcomeComparison[] }> } };
   await route.close();

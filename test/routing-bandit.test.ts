@@ -105,8 +105,11 @@ describe('the feedback ledger', () => {
   });
 });
 
-/** Sends `n` requests with ids and rewards each by the served arm's rate; returns the rewards sent. */
-async function play(port: number, route: string, n: number, seed: number, prefix: string): Promise<number> {
+/**
+ * Sends `n` requests with ids and rewards each by the served arm's rate (feedback to `feedbackPort`,
+ * default the same server); returns the rewards sent.
+ */
+async function play(port: number, route: string, n: number, seed: number, prefix: string, feedbackPort = port): Promise<number> {
   const world = new Rng(seed);
   const rates: Record<string, number> = { a: 0.05, b: 0.1, c: 0.15 };
   let batch: Array<{ id: string; reward: number }> = [];
@@ -117,7 +120,7 @@ async function play(port: number, route: string, n: number, seed: number, prefix
     const arm = res.json().model_name as string;
     batch.push({ id: `${prefix}${i}`, reward: world.next() < rates[arm]! ? 1 : 0 });
     if (batch.length === 50 || i === n - 1) {
-      const fb = await post(port, `/v2/models/${route}/feedback`, { feedback: batch });
+      const fb = await post(feedbackPort, `/v2/models/${route}/feedback`, { feedback: batch });
       expect(fb.status, fb.text()).toBe(200);
       expect(fb.json().accepted).toBe(batch.length);
       sent += batch.length;
@@ -195,11 +198,20 @@ describe.skipIf(!redisServerAvailable())('two replicas sharing arm statistics th
     repo?.cleanup();
   });
 
+  it('feedback for a request one replica served is taken by the other, once', async () => {
+    const served = await post(one.port, '/v2/models/mab/infer', inferBody(0, { id: 'cross-1' }));
+    expect(served.status).toBe(200);
+    expect((await post(two.port, '/v2/models/mab/feedback', { id: 'cross-1', reward: 1 })).json().accepted).toBe(1);
+    expect((await post(one.port, '/v2/models/mab/feedback', { id: 'cross-1', reward: 1 })).json().duplicate).toBe(1);
+    expect((await post(one.port, '/v2/models/mab/feedback', { id: 'never-served', reward: 1 })).json().unknown).toBe(1);
+    expect((await get(two.port, '/v2/models/mab/routing')).json().feedback.ids_kept_in).toBe('redis');
+  });
+
   it('what one replica learns, the other knows within a sync interval (1 s)', async () => {
-    const rewarded = await play(one.port, 'mab', 200, 4, 'r');
+    const rewarded = 1 + (await play(one.port, 'mab', 200, 4, 'r', two.port)); // and cross-1's, above
     await until(async () => (await arms(two.port, 'mab')).reduce((n, a) => n + a.rewards, 0) === rewarded, 'replica two sees the rewards', 10_000, 100);
     const a = await arms(one.port, 'mab');
     await until(async () => JSON.stringify(await arms(two.port, 'mab')) === JSON.stringify(await arms(one.port, 'mab')), 'the same arm statistics', 10_000, 100);
-    expect(a.reduce((n, x) => n + x.pulls, 0)).toBe(200);
+    expect(a.reduce((n, x) => n + x.pulls, 0)).toBe(201);
   });
 });

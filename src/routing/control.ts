@@ -73,7 +73,7 @@ export class RoutingControl {
    * POST .../feedback: one item {"id", "reward"?, "outcomes"?} (an invalid one is a 400), or a batch
    * {"feedback": [items]} answered item by item.
    */
-  feedback(name: string, body: Record<string, unknown>): FeedbackReply {
+  async feedback(name: string, body: Record<string, unknown>): Promise<FeedbackReply> {
     const route = this.#route(name);
     const hub = route.feedback;
     if (!hub) throw new ProtocolError('FAILED_PRECONDITION', `route '${name}' takes no feedback: give it a bandit, an ab section or a feedback section`);
@@ -86,7 +86,7 @@ export class RoutingControl {
     } else {
       items = [body];
     }
-    const results = hub.apply(items);
+    const results = await hub.apply(items);
     const reply: FeedbackReply = { accepted: 0, duplicate: 0, unknown: 0, invalid: 0, results };
     for (const r of results) {
       const parts = [r.reward, ...Object.values(r.outcomes ?? {})].filter((x) => x !== undefined);

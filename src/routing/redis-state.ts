@@ -2,8 +2,10 @@
 // `<prefix>route:<route>:<part>` (a hash of revision and JSON, so a Lua script can compare-and-set
 // the canary's revision); counters are a hash that HINCRBYFLOAT adds each replica's deltas to. Short
 // command timeouts and no offline queue: a Redis outage fails a state operation at once (the route
-// keeps routing on what it knows and retries), it never blocks a request.
+// keeps routing on what it knows and retries), it never blocks a request. Request ids for feedback
+// are stored here too (`...:id:<id>`, with the feedback ttl) so that any replica takes the feedback.
 import { Redis } from 'ioredis';
+import type { ClaimResult } from './feedback-ledger.js';
 import type { StatePart, StateStore } from './state-store.js';
 
 const CAS = `
@@ -16,6 +18,16 @@ if ARGV[1] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'revision', ARGV[2], 'json', ARGV[3])
 return 1
+`;
+
+// Claims feedback of kind ARGV[1] for the id whose target is in KEYS[1]: -1 unknown (never stored or
+// expired), -2 duplicate (this kind was claimed before, by any replica), else the target.
+const CLAIM = `
+local target = redis.call('GET', KEYS[1])
+if not target then return -1 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return -2 end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return tonumber(target)
 `;
 
 export interface RedisStateOptions {
@@ -38,6 +50,7 @@ export class RedisStateStore implements StateStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 500,
+      enableAutoPipelining: true,
       connectTimeout: 2000,
       retryStrategy: () => 1000,
     });
@@ -91,6 +104,33 @@ export class RedisStateStore implements StateStore {
     const totals: Record<string, number> = {};
     for (const [field, v] of Object.entries(last[1] as Record<string, string>)) totals[field] = Number(v);
     return totals;
+  }
+
+  async rememberIds(route: string, entries: ReadonlyArray<[string, number]>, ttlMs: number): Promise<void> {
+    const pipeline = this.#client.pipeline();
+    for (const [id, target] of entries) pipeline.set(this.#idKey(route, id), String(target), 'PX', Math.ceil(ttlMs));
+    const results = await pipeline.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('redis pipeline aborted');
+  }
+
+  async claimIds(route: string, claims: ReadonlyArray<[string, number]>, ttlMs: number): Promise<ClaimResult[]> {
+    const pipeline = this.#client.pipeline();
+    for (const [id, kind] of claims) {
+      const key = this.#idKey(route, id);
+      pipeline.eval(CLAIM, 2, key, `${key}:claimed`, String(kind), String(Math.ceil(ttlMs)));
+    }
+    const results = await pipeline.exec();
+    if (!results) throw new Error('redis pipeline aborted');
+    return results.map(([err, value]): ClaimResult => {
+      if (err) throw err;
+      const v = Number(value);
+      return v === -1 ? { result: 'unknown' } : v === -2 ? { result: 'duplicate' } : { result: 'accepted', target: v };
+    });
+  }
+
+  #idKey(route: string, id: string): string {
+    return `${this.#prefix}route:${route}:id:${id}`;
   }
 
   async close(): Promise<void> {

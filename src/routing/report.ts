@@ -48,9 +48,9 @@ export function routeReport(route: RouteRuntime): Record<string, unknown> {
     out.feedback = {
       ttl_s: fb.ledger.ttlMs / 1000,
       max_ids: fb.ledger.capacity,
-      remembered: fb.ledger.size,
-      expired: fb.ledger.expired,
-      evicted: fb.ledger.evicted,
+      ...(fb.shared
+        ? { ids_kept_in: 'redis', ids_lost: fb.idsLost }
+        : { ids_kept_in: 'this replica', remembered: fb.ledger.size, expired: fb.ledger.expired, evicted: fb.ledger.evicted }),
       results: Object.fromEntries([...fb.results].map(([k, m]) => [k, Object.fromEntries(m)])),
     };
     if (fb.bandit) out.bandit = { policy: fb.bandit.config.policy, ...(spec.bandit!.policy === 'thompson' ? { reward: spec.bandit!.reward } : {}), arms: fb.bandit.report() };

@@ -7,6 +7,7 @@
 // was read (compare-and-set on its revision), so replicas sharing a store apply a transition once.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ClaimResult } from './feedback-ledger.js';
 
 export type StatePart = 'canary' | 'weights' | 'counters';
 
@@ -22,6 +23,10 @@ export interface StateStore {
   put(route: string, part: StatePart, value: { revision?: number } | object, expectRevision?: number): Promise<boolean>;
   /** Shared stores: adds the deltas to the shared totals and returns every total. */
   addCounters(route: string, deltas: Record<string, number>): Promise<Record<string, number>>;
+  /** Shared stores: records which target served each request id, for `ttlMs`. */
+  rememberIds?(route: string, entries: ReadonlyArray<[id: string, target: number]>, ttlMs: number): Promise<void>;
+  /** Shared stores: claims feedback of a kind for each id, once across every replica (feedback-ledger.ts's semantics). */
+  claimIds?(route: string, claims: ReadonlyArray<[id: string, kind: number]>, ttlMs: number): Promise<ClaimResult[]>;
   close(): Promise<void>;
 }
 

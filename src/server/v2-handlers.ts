@@ -106,6 +106,6 @@ export async function handleRouteControl(h: HandlerContext, m: RouteMatch, req: 
   return json(200, await h.routing.act(m.model!, parseBody(req.body)));
 }
 
-export function handleRouteFeedback(h: HandlerContext, m: RouteMatch, req: IncomingRequest): OutgoingResponse {
-  return json(200, h.routing.feedback(m.model!, parseBody(req.body)));
+export async function handleRouteFeedback(h: HandlerContext, m: RouteMatch, req: IncomingRequest): Promise<OutgoingResponse> {
+  return json(200, await h.routing.feedback(m.model!, parseBody(req.body)));
 }
