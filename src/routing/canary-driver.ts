@@ -73,6 +73,10 @@ export class CanaryDriver {
 
   /** Reads the stored state (or stores a fresh one) and starts the interval timer. */
   async start(): Promise<void> {
+    const gates = this.#o.config.gates;
+    if (gates.error_rate === undefined && gates.p99_ms === undefined) {
+      this.#o.log.warn({ route: this.#o.route }, 'canary has no error_rate or p99_ms gate: it will promote on request counts alone');
+    }
     await this.#load().catch((err: Error) => {
       this.#o.log.error({ route: this.#o.route, err: err.message }, 'canary state cannot be read: the candidate gets no traffic until it can');
     });
