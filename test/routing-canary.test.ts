@@ -125,7 +125,7 @@ describe('canary rollouts over HTTP', () => {
       { stable: 1, good: 2, flaky: { offset: 3, failAbove: 50 }, slow: { offset: 4, slowLayers: 250 } },
       {
         healthy: { targets: [{ model: 'stable' }, { model: 'good' }], canary: { candidate: 'good', steps: [20, 50, 100], interval_s: 0.3, threshold: 1, gates: { min_requests: 5, error_rate: { max: 0.01 } } } },
-        breaks: { targets: [{ model: 'stable' }, { model: 'flaky' }], canary: { candidate: 'flaky', steps: [20, 50, 100], interval_s: 0.3, threshold: 1, gates: { min_requests: 5, error_rate: { max: 0.05 } } } },
+        breaks: { targets: [{ model: 'stable' }, { model: 'flaky' }], canary: { candidate: 'flaky', steps: [20, 50, 100], interval_s: 0.3, threshold: 1, gates: { min_requests: 5, error_rate: { max: 0 } } } },
         slowcanary: { targets: [{ model: 'stable' }, { model: 'slow' }], canary: { candidate: 'slow', steps: [50, 100], interval_s: 0.4, threshold: 1, gates: { min_requests: 3, p99_ms: { max: 15 } } } },
         managed: { targets: [{ model: 'stable' }, { model: 'good' }], canary: { candidate: 'good', steps: [10, 20, 30, 40, 100], interval_s: 3600 } },
       },
