@@ -10,6 +10,11 @@ import type { InferenceWire } from './wire.js';
 
 export type FrontName = 'http' | 'grpc' | 'inproc';
 
+/** What the context reads of gRPC metadata (grpc-js's Metadata is one; keys lower-case). */
+export interface MetadataLike {
+  get(key: string): ReadonlyArray<string | Buffer>;
+}
+
 /** W3C Trace Context, as received (https://www.w3.org/TR/trace-context/). */
 export interface TraceContext {
   traceparent: string;
@@ -63,8 +68,10 @@ export class RequestContext implements InferTimings {
   timeoutUs = 0;
   /** Priority level (1 = highest; 0: the model's default), from the request. */
   priority = 0;
-  /** The front's request headers (HTTP) or metadata (gRPC), lower-case names: routes read sticky keys and pins there. */
+  /** The front's request headers, lower-case names (HTTP); read through header(). */
   headers: Readonly<Record<string, string>> | undefined = undefined;
+  /** The call's metadata (gRPC); read through header(). */
+  metadata: MetadataLike | undefined = undefined;
 
   // --- what the stages found and made ---------------------------------------------------------
   /** The served version that answers (a lease held until the request finishes). */
@@ -107,6 +114,14 @@ export class RequestContext implements InferTimings {
     this.payload = payload;
     this.variant = variant;
     this.startNs = nowNs();
+  }
+
+  /** A request header (HTTP) or text metadata value (gRPC) by lower-case name: routes read sticky keys and pins. */
+  header(name: string): string | undefined {
+    const headers = this.headers;
+    if (headers !== undefined) return headers[name];
+    const value = this.metadata?.get(name)[0];
+    return typeof value === 'string' ? value : undefined;
   }
 
   /** Adds an annotation (allocated on first use). */

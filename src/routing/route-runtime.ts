@@ -182,11 +182,8 @@ export class RouteRuntime {
 
   /** Chooses the target of a request. Throws 400 for a pin the route does not allow or know. */
   pick(ctx: RequestContext): Decision {
-    const headers = ctx.headers;
-    if (headers !== undefined) {
-      const pin = headers[PIN_HEADER];
-      if (pin !== undefined) return this.#pinned(pin);
-    }
+    const pin = ctx.header(PIN_HEADER);
+    if (pin !== undefined) return this.#pinned(pin);
     let i: number;
     let d: Decision;
     const bandit = this.feedback?.bandit;
@@ -221,7 +218,7 @@ export class RouteRuntime {
     let a: number;
     let b: number;
     if (sticky.header !== undefined) {
-      const v = ctx.headers?.[sticky.header];
+      const v = ctx.header(sticky.header);
       if (v === undefined || v === '') return this.#noKey();
       a = hashString(v, KEY_SEED_A);
       b = hashString(v, KEY_SEED_B);
