@@ -124,11 +124,11 @@ export class ServerControl {
    * Checks an Authorization value against the admin token (when one is set). Compared as fixed-length
    * digests: no length leaks, and any header (non-ASCII included) is simply refused.
    */
-  authorize(authorization: string | undefined): void {
+  authorize(authorization: string | undefined, api = 'the repository API'): void {
     const expected = this.#adminDigest;
     if (expected === undefined) return;
     if (authorization === undefined || !timingSafeEqual(digest(authorization), expected)) {
-      throw new ProtocolError('UNAUTHENTICATED', 'the repository and traffic-management APIs need an admin token: Authorization: Bearer <token>');
+      throw new ProtocolError('UNAUTHENTICATED', `${api} needs an admin token: Authorization: Bearer <token>`);
     }
   }
 

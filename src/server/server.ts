@@ -171,7 +171,7 @@ export class HttpFront {
     if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
-    if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization);
+    if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization, match.name.startsWith('route_') ? 'the traffic-management API' : 'the repository API');
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && req.body.length > 0) {
       return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
