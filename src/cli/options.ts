@@ -60,6 +60,10 @@ export const serveOptionsSchema = z
       .optional(),
     replicaCapacityRps: z.coerce.number().positive().optional(),
     targetUtilization: z.coerce.number().gt(0).max(1).optional(),
+    /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
+    stateDir: z.string().min(1).optional(),
+    /** Routes' state in Redis instead, shared by every replica. */
+    stateRedis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -96,6 +100,8 @@ const FLAGS = {
   'forecast-horizons': { type: 'string' },
   'replica-capacity-rps': { type: 'string' },
   'target-utilization': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -126,6 +132,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --forecast-horizons LIST      default 5m,15m,1h: the horizon label of the forecast metrics
   --replica-capacity-rps N      requests/s one replica sustains (default: measured from busy minutes)
   --target-utilization F        share of capacity recommended replicas run at (default 0.7)
+  --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
+  --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -147,6 +155,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const merged = { ...fromFile, ...fromFlags };
   if (merged.adminToken === undefined && env.TENSORGATE_ADMIN_TOKEN) merged.adminToken = env.TENSORGATE_ADMIN_TOKEN;
+  if (merged.stateDir !== undefined && merged.stateRedis !== undefined) throw new Error('--state-dir and --state-redis: give one of them');
   const result = serveOptionsSchema.safeParse(merged);
   if (!result.success) {
     const kebab = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -13,6 +13,12 @@ import { InferenceService, ServerControl } from '../inference/index.js';
 import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
+import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
+import { RoutingControl } from '../routing/control.js';
+import { routingFamilies } from '../routing/metrics.js';
+import { RedisStateStore } from '../routing/redis-state.js';
+import { RoutingRuntime } from '../routing/runtime.js';
+import { FileStateStore, MemoryStateStore, type StateStore } from '../routing/state-store.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
@@ -23,6 +29,8 @@ export interface RunningServer {
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
+  /** The routes' live state (traffic management). */
+  routing: RoutingRuntime;
   port: number;
   logger: Logger;
   stop(): Promise<boolean>;
@@ -53,6 +61,15 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
           logger,
         })
       : undefined;
+  let store: StateStore;
+  try {
+    store = options.stateRedis !== undefined ? await RedisStateStore.open({ url: options.stateRedis }) : options.stateDir !== undefined ? new FileStateStore(resolve(options.stateDir)) : new MemoryStateStore();
+  } catch (err) {
+    await cache?.close();
+    throw err;
+  }
+  const routing = new RoutingRuntime({ store, logger });
+  for (const family of routingFamilies(metrics.prefix, routing)) family.registerIn(metrics.registry);
   let repository: ModelRepository;
   try {
     repository = await ModelRepository.open({
@@ -64,9 +81,10 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     defaultMaxBatchSize: options.defaultMaxBatchSize,
     ...(options.modelMemoryBudget !== undefined ? { memoryBudgetBytes: options.modelMemoryBudget } : {}),
     logger,
+    routing,
     hooks: {
       served: (i) => {
-        metrics.trackModel(i.name, i.versionLabel, i.model);
+        if (i.platform !== ROUTE_PLATFORM) metrics.trackModel(i.name, i.versionLabel, i.model); // a route runs no model
         if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
         }
@@ -81,6 +99,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   } catch (err) {
     forecast?.stop();
     await cache?.close(); // do not leave a Redis connection behind
+    await routing.close();
     throw err;
   }
   const service = new InferenceService({ repository, cache });
@@ -88,6 +107,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   const server = new HttpFront({
     service,
     control,
+    routing: new RoutingControl(repository),
     metrics,
     logger,
     host: options.host,
@@ -123,6 +143,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
     await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
+    await routing.close(); // the routes' state is saved
     await cache?.close();
     return drained;
   };
@@ -132,6 +153,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     service,
     control,
     repository,
+    routing,
     port,
     logger,
     stop: () => (stopping ??= stop(options.shutdownTimeout * 1000)),
