@@ -1,5 +1,7 @@
-// Pictures of a replay, as plain SVG: per policy, the load against the capacity of the ready pods,
-// the pods, and the p99 latency against the SLO (violations marked); and all policies' pods together.
+// Pictures of a replay, as plain SVG: per policy, three panels sharing the day (the load against the
+// capacity of the ready pods, the pods, the p99 latency on a log axis against the SLO with violations
+// marked); and all policies' pods together on the simulations' common line chart (sim/svg.ts).
+import { lineChart } from '../svg.js';
 import type { MinuteRecord } from './simulate.js';
 
 const W = 960;
@@ -89,30 +91,27 @@ export function policySvg(p: PolicyPicture): string {
   return out.join('\n');
 }
 
-/** Every policy's pods over the day on one chart, the load scaled behind them. */
+/** Every policy's pods over the day on one chart (sim/svg.ts's line chart), the load on the right axis. */
 export function podsSvg(title: string, series: Array<{ label: string; minutes: MinuteRecord[] }>): string {
-  const n = series[0]?.minutes.length ?? 1;
+  const hours = (m: MinuteRecord) => (m.minute + 1) / 60;
   const maxPods = Math.max(1, ...series.flatMap((s) => s.minutes.map((m) => m.pods)));
   const maxLoad = Math.max(1, ...(series[0]?.minutes.map((m) => m.arrivalsPerSecond) ?? [1]));
-  const panel: Panel = { top: 64, title: 'pods per policy; load (grey, scaled to the chart)', yMax: Math.ceil(maxPods * 1.1) };
-  const H = panel.top + PANEL * 2 + 40 + 18 * series.length;
-  const tall: Panel = { ...panel };
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">`, `<rect width="${W}" height="${H}" fill="white"/>`];
-  out.push(`<text x="${LEFT}" y="22" font-size="16" font-weight="bold">${esc(title)}</text>`);
-  // A double-height panel.
-  const yy = (v: number) => tall.top + 2 * PANEL - Math.min(1, v / tall.yMax) * 2 * PANEL;
-  out.push(`<text x="${LEFT}" y="${tall.top - 8}" font-size="13" font-weight="bold">${esc(tall.title)}</text>`);
-  out.push(`<rect x="${LEFT}" y="${tall.top}" width="${W - LEFT - RIGHT}" height="${2 * PANEL}" fill="none" stroke="#999"/>`);
-  for (const v of [0, tall.yMax / 2, tall.yMax]) out.push(`<text x="${LEFT - 6}" y="${yy(v) + 4}" font-size="11" text-anchor="end">${fmt(v)}</text>`);
-  for (let h = 0; h <= 24; h += 3) out.push(`<text x="${x(h * 60, n)}" y="${tall.top + 2 * PANEL + 14}" font-size="11" text-anchor="middle">${h}:00</text>`);
-  const loadPts = series[0]?.minutes.map((m) => [x(m.minute, n), yy((m.arrivalsPerSecond / maxLoad) * tall.yMax * 0.9)] as [number, number]) ?? [];
-  out.push(`<path d="M${x(0, n)},${yy(0)}${loadPts.map(([a, b]) => `L${a.toFixed(1)},${b.toFixed(1)}`).join('')}L${x(n - 1, n)},${yy(0)}Z" fill="#e5e5e5"/>`);
-  series.forEach((s, i) => {
-    out.push(line(s.minutes.map((m) => [x(m.minute, n), yy(m.pods)]), COLORS[i % COLORS.length]!));
-    const ly = tall.top + 2 * PANEL + 36 + 18 * i;
-    out.push(`<line x1="${LEFT}" x2="${LEFT + 24}" y1="${ly - 4}" y2="${ly - 4}" stroke="${COLORS[i % COLORS.length]}" stroke-width="3"/>`);
-    out.push(`<text x="${LEFT + 32}" y="${ly}" font-size="12">${esc(s.label)}</text>`);
+  return lineChart({
+    title,
+    xLabel: 'hour of the day',
+    xMax: 24,
+    left: { label: 'pods (ready or starting)', max: Math.ceil(maxPods * 1.1) },
+    right: { label: 'load, requests/s (grey)', max: Math.ceil(maxLoad * 1.1) },
+    width: W,
+    height: 420,
+    series: [
+      { name: 'load', color: '#bbb', axis: 'right', points: series[0]?.minutes.map((m) => [hours(m), m.arrivalsPerSecond] as [number, number]) ?? [] },
+      ...series.map((s, i) => ({
+        name: s.label,
+        color: COLORS[i % COLORS.length]!,
+        step: true,
+        points: s.minutes.map((m) => [hours(m), m.pods] as [number, number]),
+      })),
+    ],
   });
-  out.push('</svg>');
-  return out.join('\n');
 }
