@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const md: string[] = [
     '# Autoscaling replay (npm run sim:autoscale)',
     '',
-    curves.provisional ? `> **PROVISIONAL**: the replica curves are a short smoke pass on a busy shared machine (${curves.note}). Rerun \`npm run bench:replica-curve\` on a quiet machine, then \`npm run sim:autoscale\`.\n` : '',
+    curves.provisional ? `> **PROVISIONAL** replica curves (${curves.note}): every figure below changes once \`npm run bench:replica-curve\` has run on a quiet machine and \`npm run sim:autoscale\` after it.\n` : '',
     `Replica model: \`${curves.model}\` measured on the real server (${relative(ROOT, CURVE)}, ${curves.intraOpThreads} ONNX Runtime thread(s)): capacity ${models.batching.capacityRps.toFixed(0)} req/s with dynamic batching, ${models['no-batching'].capacityRps.toFixed(0)} req/s without.`,
     `CPU utilization is against ${cpuRequestCores} core(s): the manifest requests ${facts.cpuRequestCores} CPUs for ${facts.intraOpThreads} ONNX Runtime threads, the measured replica ran ${curves.intraOpThreads}.`,
     `SLO: p99 ≤ ${SLO_MS} ms in every minute and no failed request. A pod is READY ${startupSeconds} s after it is created (${report.startup}). Requests give up after ${TIMEOUT_S} s.`,
