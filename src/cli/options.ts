@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseTraceConfig } from '../tracing/settings.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -39,6 +40,30 @@ export const serveOptionsSchema = z
     interOpThreads: int.min(0).optional(),
     /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
     cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+    /** Bucket bounds (seconds, ascending) of the per-model latency histogram. */
+    latencyBuckets: z
+      .union([z.string(), z.array(z.number())])
+      .transform((v, ctx) => {
+        const list = typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : v;
+        if (list.length === 0 || !list.every((x, i) => Number.isFinite(x) && x > 0 && (i === 0 || x > list[i - 1]!))) {
+          ctx.addIssue({ code: 'custom', message: 'expected ascending positive seconds, comma-separated (e.g. 0.01,0.05,0.1,0.5)' });
+        }
+        return list;
+      })
+      .optional(),
+    /** Tracing, as Triton's --trace-config: rate=N, level=TIMESTAMPS|OFF, count=N, url=..., resource=k=v, bsp_*. */
+    traceConfig: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v, ctx) => {
+        const values = Array.isArray(v) ? v : [v];
+        try {
+          parseTraceConfig(values);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--trace-config:? ?/, '') });
+        }
+        return values;
+      })
+      .default([]),
   })
   .strict();
 
@@ -62,6 +87,8 @@ const FLAGS = {
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
   cache: { type: 'string', multiple: true },
+  'trace-config': { type: 'string', multiple: true },
+  'latency-buckets': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -85,6 +112,12 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
   --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
                                 (models opt in with response_cache { enable: true } in their config)
+  --latency-buckets S,S,...     bucket bounds (seconds) of tensorgate_inference_request_duration_seconds
+                                (default 0.001,0.0025,0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,10)
+  --trace-config SETTING        OpenTelemetry tracing as Triton's, repeatable: level=TIMESTAMPS|OFF (default OFF),
+                                rate=N (every Nth request, default 1000), count=N (-1: no limit), url=URL (OTLP/HTTP,
+                                default http://localhost:4318/v1/traces), resource=KEY=VALUE, bsp_max_queue_size=N,
+                                bsp_schedule_delay=MS, bsp_max_export_batch_size=N; several may share one flag, comma-separated
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -5,16 +5,24 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Engine } from '../engine/index.js';
+import { nativeBinding } from '../engine/binding.js';
 import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
+import type { ServedVersion } from '../repository/index.js';
 import { InferenceService, ServerControl } from '../inference/index.js';
+import { ModelMonitors } from '../monitoring/monitors.js';
+import { TraceControl } from '../tracing/control.js';
+import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
+import { parseTraceConfig } from '../tracing/settings.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
   server: HttpFront;
+  tracing: TraceControl;
+  monitors: ModelMonitors;
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
@@ -35,7 +43,23 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     logger,
   });
   logger.info({ ort: engine.runtime.ortVersion, library: engine.runtime.library }, 'ONNX Runtime loaded');
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics({
+    ...(options.latencyBuckets !== undefined ? { latencyBuckets: options.latencyBuckets } : {}),
+    gpu: () => nativeBinding().gpuDevices?.(),
+  });
+  const version = packageVersion();
+  const traceConfig = parseTraceConfig(options.traceConfig);
+  const tracing: TraceControl = new TraceControl({
+    config: traceConfig,
+    sink: (): Promise<SpanSink> => {
+      logger.info({ url: traceConfig.export.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? 'http://localhost:4318/v1/traces' }, 'tracing: exporting OTLP/HTTP');
+      return createOtlpSink({ settings: traceConfig.export, version, counts: tracing.counts });
+    },
+  });
+  await tracing.start();
+  metrics.trackTracing(tracing);
+  const monitors = new ModelMonitors();
+  monitors.registerIn(metrics.registry, metrics.prefix);
   const cache =
     options.cache.length > 0
       ? await ResponseCache.create(parseCacheFlags(options.cache), {
@@ -61,11 +85,13 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     hooks: {
       served: (i) => {
         metrics.trackModel(i.name, i.versionLabel, i.model);
+        if (i.monitoring) monitors.attach(i, i.name, i.versionLabel, i.monitoring);
         if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
         }
       },
       retired: (i) => {
+        monitors.detach(i);
         if (!repository.served(i.name, i.versionLabel).length) metrics.untrackModel(i.name, i.versionLabel);
       },
       state: (name, version, state) => metrics.setModelState(name, version, state),
@@ -74,10 +100,12 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     });
   } catch (err) {
     await cache?.close(); // do not leave a Redis connection behind
+    await tracing.shutdown();
     throw err;
   }
-  const service = new InferenceService({ repository, cache });
-  const control = new ServerControl({ repository, cache, version: packageVersion(), adminToken: options.adminToken });
+  const observer = { succeeded: (target: ServedVersion, seconds: number) => metrics.observeInference(target.model, seconds) };
+  const service = new InferenceService({ repository, cache, tracing, monitors, observer });
+  const control = new ServerControl({ repository, cache, version, adminToken: options.adminToken, tracing, monitors });
   const server = new HttpFront({
     service,
     control,
@@ -98,10 +126,13 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     await server.close(Math.max(1000, timeoutMs / 2));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
     await cache?.close();
+    await tracing.shutdown(); // exports what is queued
     return drained;
   };
   return {
     server,
+    tracing,
+    monitors,
     service,
     control,
     repository,

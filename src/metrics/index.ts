@@ -6,6 +6,7 @@
 //   metrics.untrackModel(name, version)                // its series vanish from the next scrape
 //   metrics.forgetModel(name, version)                 // untrack + drop its state and load-failure series
 //   metrics.observeHttp(route, method, status, secs)   // per request: route is the route template
+//   metrics.observeInference(model, secs)              // per successful inference (the SLO histogram)
 //   metrics.modelLoadFailed(name, version)
 //   metrics.setModelState(name, version, 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING')
 //   metrics.cacheHit(level: 'l1' | 'l2', model, secs)
@@ -22,12 +23,15 @@
 export {
   CACHE_DURATION_BUCKETS,
   HTTP_DURATION_BUCKETS,
+  LATENCY_SLO_BUCKETS,
   MODEL_STATES,
   ServerMetrics,
   type CacheLevel,
   type ModelState,
   type ServerMetricsOptions,
+  type TracingSource,
 } from './server-metrics.js';
+export { ResourceMetrics, type GpuReader } from './resources.js';
 export {
   BATCH_SIZE_BUCKETS,
   EXPORTED_NATIVE_BUCKETS,

@@ -15,6 +15,7 @@ import { RepositoryError } from './errors.js';
 import { effectiveConfig } from './load-options.js';
 import type { Instance, ModelEntry, ServedVersion, VersionState, VersionStatus } from './model-entry.js';
 import { servedVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
+import { planMonitoring, type MonitoringPlan } from '../monitoring/plan.js';
 
 export interface RepositoryLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -151,6 +152,7 @@ export class ModelLifecycle {
     const backend = backendFor(config);
     let model: Servable | undefined;
     let contentHash: string;
+    let monitoring: MonitoringPlan | undefined;
     try {
       const hashing = hashVersion(disk.dir, configPrint);
       model = await backend.load({
@@ -164,7 +166,9 @@ export class ModelLifecycle {
         defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
       });
       contentHash = await hashing;
+      if (config.monitoring?.enable) monitoring = planMonitoring(config.monitoring, model.metadata, entry.dir, where);
     } catch (err) {
+      if (model) void model.unload(); // loaded, then refused (its monitoring section, say): nothing may keep it
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
@@ -189,6 +193,7 @@ export class ModelLifecycle {
       generation: ++generations,
       contentHash,
       sizeBytes: disk.sizeBytes,
+      monitoring,
       leases: 0,
       retired: false,
       unloading: false,

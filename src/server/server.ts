@@ -61,7 +61,7 @@ export class HttpFront {
     this.#control = options.control;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = { service: options.service, control: options.control };
+    this.#ctx = { service: options.service, control: options.control, errorResponse: (err, match) => this.#errorResponse(err, match) };
   }
 
   get transportKind(): 'uws' | 'node' {
@@ -159,7 +159,7 @@ export class HttpFront {
 
   #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     if (!match) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
-    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET')) {
+    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET') && !(match.method === 'GET, POST' && (req.method === 'GET' || req.method === 'POST'))) {
       return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
     }
     if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
@@ -203,6 +203,13 @@ export class HttpFront {
         return v2.handleLoad(ctx, match, req);
       case 'repository_unload':
         return v2.handleUnload(ctx, match, req);
+      case 'trace_setting':
+        return v2.handleTraceSetting(ctx, match, req);
+      case 'model_monitoring':
+        return v2.handleMonitoring(ctx, match);
+      case 'status_page':
+      case 'status':
+        throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
       case 'metrics':
         return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
     }

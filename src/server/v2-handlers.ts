@@ -1,8 +1,9 @@
 // The v2 REST endpoints: HTTP request -> service call -> JSON reply. Handlers return an
 // OutgoingResponse or throw; server.ts turns throws into `{"error": ...}` with the table's status.
-import type { InferenceService, ServerControl } from '../inference/index.js';
+import type { InferenceService, SampledTrace, ServerControl } from '../inference/index.js';
 import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { traceHeaders } from '../tracing/traceparent.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
 import type { RouteMatch } from './routes.js';
@@ -17,6 +18,8 @@ export function json(status: number, value: unknown): OutgoingResponse {
 export interface HandlerContext {
   service: InferenceService;
   control: ServerControl;
+  /** The front's error response (status from the error table, logged when unexpected). */
+  errorResponse(err: unknown, match: RouteMatch): OutgoingResponse;
 }
 
 function parseBody(body: Buffer): Record<string, unknown> {
@@ -35,7 +38,29 @@ export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingReque
   ctx.signal = signal;
   const traceparent = req.headers.traceparent;
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: req.headers.tracestate };
-  return h.service.infer(ctx).then((reply) => ({ status: 200, headers: reply.headers, body: reply.body }));
+  return h.service.infer(ctx).then(
+    (reply) => (ctx.traced === undefined ? { status: 200, headers: reply.headers, body: reply.body } : traceReply(ctx.traced, { status: 200, headers: { ...reply.headers }, body: reply.body })),
+    (err: unknown) => {
+      if (ctx.traced === undefined) throw err;
+      return traceReply(ctx.traced, h.errorResponse(err, m));
+    },
+  );
+}
+
+/** A traced request's reply carries its trace context (W3C traceparent naming the server span, and tracestate). */
+function traceReply(traced: SampledTrace, response: OutgoingResponse): OutgoingResponse {
+  const headers = (response.headers ??= {});
+  for (const [name, value] of Object.entries(traceHeaders(traced))) headers[name] = value;
+  return response;
+}
+
+export function handleTraceSetting(h: HandlerContext, m: RouteMatch, req: IncomingRequest): OutgoingResponse | Promise<OutgoingResponse> {
+  if (req.method !== 'POST') return json(200, h.control.traceSettings(m.model));
+  return h.control.updateTraceSettings(m.model, parseBody(req.body)).then((settings) => json(200, settings));
+}
+
+export function handleMonitoring(h: HandlerContext, m: RouteMatch): OutgoingResponse {
+  return json(200, h.control.monitoring(m.model!, m.version));
 }
 
 export function handleLive(h: HandlerContext): OutgoingResponse {

@@ -18,6 +18,7 @@ export class EncodeStage implements Stage {
       binaryDataOutput: decoded.binaryDataOutput,
       order: target.outputOrder,
     });
+    ctx.encodeAtNs = t0;
     ctx.encodeNs = nowNs() - t0;
   }
 }
