@@ -15,6 +15,8 @@ import { ModelMonitors } from '../monitoring/monitors.js';
 import { TraceControl } from '../tracing/control.js';
 import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
 import { parseTraceConfig } from '../tracing/settings.js';
+import { StatusTracker } from '../status/snapshot.js';
+import { readMemory } from '../metrics/resources.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
@@ -71,6 +73,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
           logger,
         })
       : undefined;
+  if (cache) metrics.trackCacheState(() => cache.l2State);
   let repository: ModelRepository;
   try {
     repository = await ModelRepository.open({
@@ -106,10 +109,24 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   const observer = { succeeded: (target: ServedVersion, seconds: number) => metrics.observeInference(target.model, seconds) };
   const service = new InferenceService({ repository, cache, tracing, monitors, observer });
   const control = new ServerControl({ repository, cache, version, adminToken: options.adminToken, tracing, monitors });
+  const status = new StatusTracker({
+    version,
+    models: () => repository.index(),
+    served: () => repository.allServed(),
+    ready: () => control.ready(),
+    draining: () => control.draining,
+    ...(cache ? { cacheStats: (key: string) => cache.modelStats(key), cacheL2State: () => (cache.l2State === 'disabled' ? undefined : cache.l2State) } : {}),
+    monitors,
+    tracing: () => tracing.settings(),
+    cpuUtilization: () => metrics.cpuUtilization(),
+    memory: () => readMemory(),
+    gpus: () => nativeBinding().gpuDevices?.(),
+  });
   const server = new HttpFront({
     service,
     control,
     metrics,
+    status,
     logger,
     host: options.host,
     port: options.httpPort,

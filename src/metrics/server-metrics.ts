@@ -87,6 +87,7 @@ export class ServerMetrics {
   readonly #latency = new Map<StatsSource, HistogramCell>();
   readonly #resources: ResourceMetrics;
   #tracing: TracingSource | undefined;
+  #cacheState: (() => string) | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
@@ -171,6 +172,15 @@ export class ServerMetrics {
         },
         () => this.#cache.clear(),
       ),
+      new ScrapeFamily(
+        `${prefix}cache_circuit_open`,
+        'Whether the shared (Redis) cache level is skipped because its circuit is open: 1 open, 0 closed (absent without Redis)',
+        'gauge',
+        (out) => {
+          const state = this.#cacheState?.();
+          if (state !== undefined && state !== 'disabled') out.push({ labels: { level: 'l2' }, value: state === 'open-circuit' ? 1 : 0 });
+        },
+      ),
       this.#cacheHistogram(`${prefix}cache_hit_duration_seconds`, 'Duration of response cache lookups that hit, by level', 'hit'),
       this.#cacheHistogram(`${prefix}cache_miss_duration_seconds`, 'Duration of response cache lookups that missed, by level', 'miss'),
       this.#tritonCache('nv_cache_num_hits_per_model', 'Number of response cache hits per model, all levels', (s) => s.hits),
@@ -209,6 +219,11 @@ export class ServerMetrics {
   /** Reports tracing's counters (tensorgate_traces_total, tensorgate_trace_spans_exported_total). */
   trackTracing(source: TracingSource): void {
     this.#tracing = source;
+  }
+
+  /** Reports the Redis level's state ('connected', 'connecting', 'open-circuit', 'disabled') as tensorgate_cache_circuit_open. */
+  trackCacheState(state: () => string): void {
+    this.#cacheState = state;
   }
 
   /** The machine's CPU utilization (nv_cpu_utilization's reading). */

@@ -4,6 +4,8 @@
 // requests, close). Everything behind the routes is the inference service's.
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../status/page.js';
+import type { StatusTracker } from '../status/snapshot.js';
 import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
@@ -31,6 +33,8 @@ export interface ServerOptions {
   /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
   httpEngine: 'auto' | 'uws' | 'node';
   maxBodyBytes: number;
+  /** The live status page at `/` and its JSON at `/status` (404 without). */
+  status?: StatusTracker | undefined;
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
@@ -45,6 +49,9 @@ function bodyPad(header: string | undefined): number {
 }
 
 const RETRY_AFTER_SECONDS = '1';
+
+/** What still answers while the server drains: probes, metrics and the status page (which shows it draining). */
+const DURING_SHUTDOWN: ReadonlySet<RouteMatch['name']> = new Set(['health_live', 'health_ready', 'metrics', 'status', 'status_page']);
 
 export class HttpFront {
   readonly #options: ServerOptions;
@@ -162,7 +169,7 @@ export class HttpFront {
     if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET') && !(match.method === 'GET, POST' && (req.method === 'GET' || req.method === 'POST'))) {
       return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
     }
-    if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
+    if (this.#control.draining && !DURING_SHUTDOWN.has(match.name)) {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
     if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
@@ -208,8 +215,11 @@ export class HttpFront {
       case 'model_monitoring':
         return v2.handleMonitoring(ctx, match);
       case 'status_page':
+        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
+        return { status: 200, headers: STATUS_PAGE_HEADERS, body: STATUS_PAGE_HTML };
       case 'status':
-        throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
+        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
+        return { ...v2.json(200, this.#options.status.snapshot()), headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } };
       case 'metrics':
         return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
     }
