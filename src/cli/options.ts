@@ -29,6 +29,11 @@ export const serveOptionsSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
+    /** Triton's gRPC port; 0 turns the gRPC front off. */
+    grpcPort: int.min(0).max(65535).default(8001),
+    grpcMaxMessageBytes: bytes
+      .default(64 * 1024 * 1024)
+      .refine((n) => n >= 1 && n <= 2 ** 31 - 1, 'from 1 byte to 2GiB - 1 (INT32_MAX, the most gRPC implementations take)'),
     adminToken: z.string().min(1).optional(),
     shutdownTimeout: z.coerce.number().min(0).default(30),
     modelControlMode: z.enum(['none', 'explicit', 'poll']).default('none'),
@@ -77,6 +82,8 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'http-engine': { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'grpc-max-message-bytes': { type: 'string' },
   'admin-token': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'model-control-mode': { type: 'string' },
@@ -101,6 +108,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
+  --grpc-port N                 Triton's gRPC API on this port, default 8001 (0: off); same --host
+  --grpc-max-message-bytes N    default 64MiB; larger gRPC messages get RESOURCE_EXHAUSTED
   --admin-token TOKEN           protects the repository API (or TENSORGATE_ADMIN_TOKEN)
   --shutdown-timeout SECONDS    default 30: how long SIGTERM waits for in-flight requests
   --model-control-mode MODE     none (load all at start) | explicit | poll

@@ -17,6 +17,7 @@ import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
 import { parseTraceConfig } from '../tracing/settings.js';
 import { StatusTracker } from '../status/snapshot.js';
 import { readMemory } from '../metrics/resources.js';
+import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
@@ -25,6 +26,9 @@ export interface RunningServer {
   server: HttpFront;
   tracing: TraceControl;
   monitors: ModelMonitors;
+  /** The gRPC front, unless --grpc-port 0 turned it off. */
+  grpc?: GrpcFront;
+  grpcPort?: number;
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
@@ -133,14 +137,32 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const port = await server.listen();
+  const grpc =
+    options.grpcPort > 0
+      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      : undefined;
+  let port: number;
+  let grpcPort: number | undefined;
+  try {
+    port = await server.listen();
+    grpcPort = await grpc?.listen();
+  } catch (err) {
+    // A port in use: give back what started (the other front, models, a Redis connection).
+    if (server.port > 0) await server.close(0);
+    await repository.close();
+    await cache?.close();
+    await tracing.shutdown();
+    throw err;
+  }
+  const fronts = grpc ? [server, grpc] : [server];
+  const inflight = () => fronts.reduce((n, f) => n + f.inflight, 0);
   let stopping: Promise<boolean> | undefined;
   const stop = async (timeoutMs: number): Promise<boolean> => {
     control.startDraining();
-    server.stopAccepting();
-    const drained = await waitFor(() => server.inflight, timeoutMs);
-    if (!drained) logger.warn({ inflight: server.inflight }, 'shutdown timeout: closing with requests in flight');
-    await server.close(Math.max(1000, timeoutMs / 2));
+    for (const front of fronts) front.stopAccepting();
+    const drained = await waitFor(inflight, timeoutMs);
+    if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
+    await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
     await cache?.close();
     await tracing.shutdown(); // exports what is queued
@@ -150,6 +172,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     server,
     tracing,
     monitors,
+    ...(grpc ? { grpc, grpcPort: grpcPort! } : {}),
     service,
     control,
     repository,

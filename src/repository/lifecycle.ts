@@ -154,7 +154,9 @@ export class ModelLifecycle {
     let contentHash: string;
     let monitoring: MonitoringPlan | undefined;
     try {
+      // Hashed while the model loads; a load that fails first leaves the hash unread, not unhandled.
       const hashing = hashVersion(disk.dir, configPrint);
+      hashing.catch(() => undefined);
       model = await backend.load({
         name: entry.name,
         version: disk.version,
@@ -168,7 +170,7 @@ export class ModelLifecycle {
       contentHash = await hashing;
       if (config.monitoring?.enable) monitoring = planMonitoring(config.monitoring, model.metadata, entry.dir, where);
     } catch (err) {
-      if (model) void model.unload(); // loaded, then refused (its monitoring section, say): nothing may keep it
+      if (model) void model.unload(); // loaded, but its files could not be hashed or its monitoring section was refused
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
