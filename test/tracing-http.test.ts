@@ -171,6 +171,24 @@ describe.each(ENGINES)('tracing over %s', (engine) => {
   });
 });
 
+describe('trace settings with an admin token', () => {
+  it('needs the token to change them, not to read them', async () => {
+    const server = await serve('node', { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }), adminToken: 's3cret' });
+    try {
+      expect((await get(server.port, '/v2/trace/setting')).status).toBe(200);
+      const refused = await post(server.port, '/v2/trace/setting', { trace_level: ['TIMESTAMPS'] });
+      expect(refused.status).toBe(401);
+      expect(server.running.tracing.active).toBe(false);
+      expect((await post(server.port, '/v2/models/tiny/trace/setting', { trace_rate: '1' })).status).toBe(401);
+      const r = await post(server.port, '/v2/trace/setting', { trace_rate: '7' }, { authorization: 'Bearer s3cret' });
+      expect(r.status).toBe(200);
+      expect(r.json().trace_rate).toBe('7');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('tracing off', () => {
   it('returns no traceparent and traces nothing, a caller’s sampled traceparent included', async () => {
     const server = await serve('uws', { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }) });

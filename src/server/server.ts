@@ -172,7 +172,8 @@ export class HttpFront {
     if (this.#control.draining && !DURING_SHUTDOWN.has(match.name)) {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
-    if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
+    // The admin token (when set) guards what changes the server: the repository API, and trace settings.
+    if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload' || (match.name === 'trace_setting' && req.method === 'POST')) {
       this.#control.authorize(req.headers.authorization);
     }
     const encoding = req.headers['content-encoding'];
