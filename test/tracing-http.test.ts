@@ -161,9 +161,14 @@ describe.each(ENGINES)('tracing over %s', (engine) => {
     expect((await get(port, '/v2')).json().extensions).toContain('trace');
   });
 
-  it('counts traces and exported spans in /metrics', async () => {
+  it('counts traces, exported spans and failed exports in /metrics', async () => {
     await flush();
+    receiver.status = 400; // refused, not retried: the batch fails
+    expect((await infer()).headers.traceparent).toBeDefined();
+    await flush();
+    receiver.status = 200;
     const text = (await get(port, '/metrics')).text();
+    expect(Number(/^tensorgate_trace_spans_exported_total\{result="failure"\} (\d+)/m.exec(text)![1])).toBe(5); // the request and its four phases
     const traces = Number(/^tensorgate_traces_total (\d+)/m.exec(text)![1]);
     const exported = Number(/^tensorgate_trace_spans_exported_total\{result="success"\} (\d+)/m.exec(text)![1]);
     expect(traces).toBeGreaterThan(10);

@@ -59,7 +59,18 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     config: traceConfig,
     sink: (): Promise<SpanSink> => {
       logger.info({ url: traceConfig.export.url ?? process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? 'http://localhost:4318/v1/traces' }, 'tracing: exporting OTLP/HTTP');
-      return createOtlpSink({ settings: traceConfig.export, version, counts: tracing.counts });
+      let warnedAt = -Infinity;
+      return createOtlpSink({
+        settings: traceConfig.export,
+        version,
+        counts: tracing.counts,
+        onFailure: (err, spans) => {
+          // At most once a minute: a collector that is down fails every batch.
+          if (performance.now() - warnedAt < 60_000) return;
+          warnedAt = performance.now();
+          logger.warn({ err: err?.message, spans }, 'tracing: spans could not be exported (tensorgate_trace_spans_exported_total{result="failure"} counts them)');
+        },
+      });
     },
   });
   await tracing.start();

@@ -134,13 +134,15 @@ export class TraceControl {
     sink.export(traced.traceId, traced.tracestate, spans);
   }
 
+  /** Exports what is queued now. A failed export is counted (and logged) by the sink, not thrown. */
   async flush(): Promise<void> {
-    await this.#sink?.forceFlush();
+    await this.#sink?.forceFlush().catch(() => undefined);
   }
 
+  /** Stops tracing and exports what is queued (failures counted, not thrown: shutdown goes on). */
   async shutdown(): Promise<void> {
     this.active = false;
-    await this.#sink?.shutdown();
+    await this.#sink?.shutdown().catch(() => undefined);
   }
 
   #effective(model: string | undefined): TraceSettings {

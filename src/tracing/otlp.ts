@@ -49,6 +49,8 @@ export interface OtlpSinkOptions {
   counts: ExportCounts;
   /** An exporter to use instead of OTLP/HTTP (tests, or an embedding application's own). */
   exporter?: SpanExporter;
+  /** Told of each failed export (after the exporter's own retries). */
+  onFailure?: (error: Error | undefined, spans: number) => void;
 }
 
 export async function createOtlpSink(options: OtlpSinkOptions): Promise<SpanSink> {
@@ -65,7 +67,10 @@ export async function createOtlpSink(options: OtlpSinkOptions): Promise<SpanSink
     export(spans, done) {
       inner.export(spans, (result) => {
         if (result.code === 0) counts.exported += spans.length;
-        else counts.failed += spans.length;
+        else {
+          counts.failed += spans.length;
+          options.onFailure?.(result.error, spans.length);
+        }
         done(result);
       });
     },
