@@ -17,7 +17,7 @@
 // Per-model inference metrics cost nothing per request: the native scheduler keeps cumulative
 // counters and log-spaced histograms, and a scrape reads each tracked model's stats() once and
 // writes them as Triton's nv_inference_* counters and tensorgate_*_duration_seconds histograms.
-// Per-request metrics (HTTP, cache) update pre-resolved series: a few Map lookups, one increment and a
+// Per-request metrics (HTTP, cache, the per-model SLO latency histogram) update pre-resolved series: a few Map lookups, one increment and a
 // binary search over the bucket bounds; no label hashing, no allocation after the first request of a
 // (route, method, status). The metric names are listed in src/metrics/README.md.
 export {
