@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/onnx/models.js';
 import { chromiumAvailable, launchChromium, type Browser } from './helpers/browser.js';
+import { putConfig } from './helpers/fixtures.js';
 import { get, makeRepository, post, serve, until, type TestServer } from './helpers/http-server.js';
 
 const X = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 16], datatype: 'FP32', data: Array.from({ length: 16 }, (_, i) => i) }] });
@@ -18,6 +19,7 @@ describe('status', () => {
       cached: { bytes: tinyModel(), config: { response_cache: { enable: true } } },
       broken: { bytes: tinyModel(), config: { monitoring: { inputs: ['nope'] } } },
     });
+    putConfig(repo, 'split', { platform: 'tensorgate_route', routing: { targets: [{ model: 'tiny', weight: 90 }, { model: 'cached', weight: 10 }] } });
     server = await serve('uws', { modelRepository: repo, cache: ['local,size=1MiB'] });
     port = server.port;
   });
@@ -41,7 +43,7 @@ describe('status', () => {
   it('GET /status: models, states, rates and quantiles over the window, cache, drift, process', async () => {
     for (let i = 0; i < 20; i++) await post(port, '/v2/models/tiny/infer', X);
     const first = (await get(port, '/status')).json();
-    expect(first.models.map((m: { name: string }) => m.name)).toEqual(['broken', 'cached', 'tiny']);
+    expect(first.models.map((m: { name: string; kind: string }) => `${m.name}:${m.kind}`)).toEqual(['broken:model', 'cached:model', 'split:route', 'tiny:model']);
     const tiny = first.models.find((m: { name: string }) => m.name === 'tiny');
     expect(tiny.state).toBe('READY');
     expect(tiny.versions[0].rps).toBeNull(); // one reading: no rate yet
@@ -73,7 +75,8 @@ describe('status', () => {
     expect(s.process.rss_bytes).toBeGreaterThan(0);
     expect(s.machine.memory_total_bytes).toBeGreaterThan(0);
     expect(s.gpus).toEqual([]);
-    expect(s.routes).toEqual([]);
+    expect(s.routes).toEqual([{ name: 'split', targets: [{ target: 'tiny', weight: 90 }, { target: 'cached', weight: 10 }] }]);
+    expect(s.models.find((m: { name: string }) => m.name === 'split').versions).toEqual([]); // its traffic shows at its targets
   });
 
   it.skipIf(!chromiumAvailable())('renders in Chromium and updates live', async () => {
@@ -106,6 +109,7 @@ describe('status', () => {
       expect(await tiny.locator('[data-field="drift"]').textContent()).toBe('no drift');
       await until(async () => /^\d+%$/.test((await page.locator('[data-model="cached"] [data-field="cache"]').textContent()) ?? ''), 'a cache hit ratio', 15_000, 50);
       expect(await tiny.locator('svg.spark').count()).toBe(2);
+      expect(await page.locator('[data-route="split"] td').nth(2).textContent()).toBe('tiny 90 · cached 10');
       expect(problems.filter((p) => !/Failed to load resource/.test(p))).toEqual([]);
     } finally {
       await browser?.close();

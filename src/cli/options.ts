@@ -69,6 +69,10 @@ export const serveOptionsSchema = z
         return values;
       })
       .default([]),
+    /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
+    stateDir: z.string().min(1).optional(),
+    /** Routes' state in Redis instead, shared by every replica. */
+    stateRedis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   })
   .strict();
 
@@ -96,6 +100,8 @@ const FLAGS = {
   cache: { type: 'string', multiple: true },
   'trace-config': { type: 'string', multiple: true },
   'latency-buckets': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -127,6 +133,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
                                 rate=N (every Nth request, default 1000), count=N (-1: no limit), url=URL (OTLP/HTTP,
                                 default http://localhost:4318/v1/traces), resource=KEY=VALUE, bsp_max_queue_size=N,
                                 bsp_schedule_delay=MS, bsp_max_export_batch_size=N; several may share one flag, comma-separated
+  --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
+  --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -148,6 +156,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const merged = { ...fromFile, ...fromFlags };
   if (merged.adminToken === undefined && env.TENSORGATE_ADMIN_TOKEN) merged.adminToken = env.TENSORGATE_ADMIN_TOKEN;
+  if (merged.stateDir !== undefined && merged.stateRedis !== undefined) throw new Error('--state-dir and --state-redis: give one of them');
   const result = serveOptionsSchema.safeParse(merged);
   if (!result.success) {
     const kebab = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

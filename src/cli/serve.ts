@@ -15,11 +15,18 @@ import { ModelMonitors } from '../monitoring/monitors.js';
 import { TraceControl } from '../tracing/control.js';
 import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
 import { parseTraceConfig } from '../tracing/settings.js';
+import { routeStatuses } from '../status/routes.js';
 import { StatusTracker } from '../status/snapshot.js';
 import { readMemory } from '../metrics/resources.js';
 import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
+import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
+import { RoutingControl } from '../routing/control.js';
+import { routingFamilies } from '../routing/metrics.js';
+import { RedisStateStore } from '../routing/redis-state.js';
+import { RoutingRuntime } from '../routing/runtime.js';
+import { FileStateStore, MemoryStateStore, type StateStore } from '../routing/state-store.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
@@ -32,6 +39,8 @@ export interface RunningServer {
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
+  /** The routes' live state (traffic management). */
+  routing: RoutingRuntime;
   port: number;
   logger: Logger;
   stop(): Promise<boolean>;
@@ -89,6 +98,16 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
         })
       : undefined;
   if (cache) metrics.trackCacheState(() => cache.l2State);
+  let store: StateStore;
+  try {
+    store = options.stateRedis !== undefined ? await RedisStateStore.open({ url: options.stateRedis }) : options.stateDir !== undefined ? new FileStateStore(resolve(options.stateDir)) : new MemoryStateStore();
+  } catch (err) {
+    await cache?.close();
+    await tracing.shutdown();
+    throw err;
+  }
+  const routing = new RoutingRuntime({ store, logger });
+  for (const family of routingFamilies(metrics.prefix, routing)) family.registerIn(metrics.registry);
   let repository: ModelRepository;
   try {
     repository = await ModelRepository.open({
@@ -100,9 +119,10 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     defaultMaxBatchSize: options.defaultMaxBatchSize,
     ...(options.modelMemoryBudget !== undefined ? { memoryBudgetBytes: options.modelMemoryBudget } : {}),
     logger,
+    routing,
     hooks: {
       served: (i) => {
-        metrics.trackModel(i.name, i.versionLabel, i.model);
+        if (i.platform !== ROUTE_PLATFORM) metrics.trackModel(i.name, i.versionLabel, i.model); // a route runs no model
         if (i.monitoring) monitors.attach(i, i.name, i.versionLabel, i.monitoring);
         if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
@@ -118,6 +138,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     });
   } catch (err) {
     await cache?.close(); // do not leave a Redis connection behind
+    await routing.close();
     await tracing.shutdown();
     throw err;
   }
@@ -136,10 +157,12 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     cpuUtilization: () => metrics.cpuUtilization(),
     memory: () => readMemory(),
     gpus: () => nativeBinding().gpuDevices?.(),
+    routes: () => routeStatuses(routing),
   });
   const server = new HttpFront({
     service,
     control,
+    routing: new RoutingControl(repository),
     metrics,
     status,
     logger,
@@ -175,6 +198,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
     await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
+    await routing.close(); // the routes' state is saved
     await cache?.close();
     await tracing.shutdown(); // exports what is queued
     return drained;
@@ -187,6 +211,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     service,
     control,
     repository,
+    routing,
     port,
     logger,
     stop: () => (stopping ??= stop(options.shutdownTimeout * 1000)),

@@ -1,6 +1,7 @@
 // A gRPC inference message as a RequestContext for the inference service, exactly as the HTTP front
-// builds one: the model named in the message, the call's cancellation, its W3C trace context (metadata
-// traceparent/tracestate) and its deadline as the queue timeout. Also the unary ModelInfer itself.
+// builds one: the model named in the message, the call's cancellation, its metadata (routes read sticky
+// keys and pins there), its W3C trace context (metadata traceparent/tracestate) and its deadline as the
+// queue timeout. Also the unary ModelInfer itself.
 import { Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
 import { ClientAbort } from '../server/client-abort.js';
@@ -13,6 +14,7 @@ export function inferContext(wire: InferenceWire, payload: Buffer, peeked: Peeke
   const version = peeked.modelVersion === '' ? undefined : peeked.modelVersion;
   const ctx = new RequestContext('grpc', wire, peeked.modelName, version, payload);
   ctx.signal = signal;
+  ctx.metadata = call.metadata; // routes read sticky keys and pins from it
   const traceparent = metadataText(call.metadata, 'traceparent');
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: metadataText(call.metadata, 'tracestate') };
   ctx.timeoutUs = deadlineUs(call.getDeadline());

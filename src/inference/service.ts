@@ -5,6 +5,7 @@
 //   trace         whether the request is traced                     stages/trace.ts         (with tracing)
 //   latency       (at the end) its duration, to the SLO histogram    stages/latency.ts       (with an observer)
 //   resolve       the served version, leased for the request       stages/resolve.ts
+//   route         a route's target, leased in the route's place      stages/route.ts         (routes)
 //   monitor       (at the end) tensors to the drift monitor          stages/monitor.ts       (with monitoring)
 //   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
 //   decode        the payload as engine tensors                     stages/decode.ts
@@ -13,7 +14,8 @@
 //   encode        the reply in the front's format                   stages/encode.ts
 //
 // then each stage's finish() in reverse order (remember the reply, hand the tensors to the monitor,
-// release the lease, observe the duration, export the trace).
+// record the routing outcome and queue shadow traffic, which runs after the reply is sent, release the
+// lease, observe the duration, export the trace).
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
 import type { ModelMonitors } from '../monitoring/monitors.js';
 import type { TraceControl } from '../tracing/control.js';
@@ -27,6 +29,7 @@ import { LatencyStage, type InferenceObserver } from './stages/latency.js';
 import { MonitorStage } from './stages/monitor.js';
 import { ReplyCacheStage } from './stages/reply-cache.js';
 import { ResolveStage } from './stages/resolve.js';
+import { RouteStage } from './stages/route.js';
 import { TensorCacheStage } from './stages/tensor-cache.js';
 import { TraceStage } from './stages/trace.js';
 
@@ -51,6 +54,7 @@ export class InferenceService {
       ...(options.tracing ? [new TraceStage(options.tracing)] : []),
       ...(options.observer ? [new LatencyStage(options.observer)] : []),
       new ResolveStage(options.repository),
+      new RouteStage(options.repository),
       ...(options.monitors ? [new MonitorStage(options.monitors)] : []),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
       new DecodeStage(),

@@ -4,7 +4,9 @@
 // backend from the config (Triton's `platform` / `backend` fields) and treats every kind alike:
 // versions, policies, swaps, leases, readiness.
 import type { Engine, InferOptions, InferOutputs, InferInputs, ModelStats, TensorMetadata } from '../engine/index.js';
+import type { RoutingRuntime } from '../routing/runtime.js';
 import type { ModelConfig } from './config-schema.js';
+import type { ServedVersion } from './model-entry.js';
 
 export interface ServableMetadata {
   inputs: TensorMetadata[];
@@ -23,6 +25,21 @@ export interface Servable {
   stats(): ModelStats;
   /** Completes every accepted request, then frees what the version holds. */
   unload(): Promise<void>;
+  /**
+   * Another model this one is ready only when it is (a route: its primary target); followed by the
+   * repository's readiness and ServerControl.modelReady. Version undefined: its latest.
+   */
+  readonly readyWith?: { readonly model: string; readonly version: number | undefined } | undefined;
+  /** Models it sends requests to: an explicit load of this one loads them too (as Triton's ensembles). */
+  readonly dependencies?: readonly string[] | undefined;
+}
+
+/** What a backend may look up of the other models in the repository while it loads or serves. */
+export interface RepositoryPeers {
+  /** The repository's root directory. */
+  readonly root: string;
+  /** The served instance of `name` (its latest, or `version`), without a lease. */
+  served(name: string, version?: number): ServedVersion | undefined;
 }
 
 export interface BackendLoad {
@@ -38,6 +55,10 @@ export interface BackendLoad {
   engine: Engine;
   /** max_batch_size for configs that leave it out (auto-complete). */
   defaultMaxBatchSize: number;
+  /** The other models (routes resolve their targets' metadata through it). */
+  peers: RepositoryPeers;
+  /** Traffic management state shared by routes (their backend needs it). */
+  routing: RoutingRuntime;
 }
 
 export interface Backend {
@@ -49,6 +70,10 @@ export interface Backend {
   readonly metadataPlatform: string;
   /** The file a version directory must hold to be a version; undefined: every integer directory is one. */
   modelFile(config: ModelConfig): string | undefined;
+  /** True: a model without version directories serves as version 1 from its own directory (routes). */
+  readonly versionless?: boolean;
+  /** The effective config (GET .../config) when the backend reports it itself. */
+  effectiveConfig?(name: string, config: ModelConfig): Record<string, unknown>;
   /** Loads (and warms up) one version; throws with a message naming the problem. */
   load(load: BackendLoad): Promise<Servable>;
 }

@@ -6,11 +6,12 @@
 import { realpathSync } from 'node:fs';
 import { sep } from 'node:path';
 import type { Engine } from '../engine/index.js';
-import { backendFor, type Servable } from './backend.js';
+import type { RoutingRuntime } from '../routing/runtime.js';
+import { backendFor, type RepositoryPeers, type Servable } from './backend.js';
 import './backends/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
-import { hashVersion } from './content-hash.js';
+import { hashConfig, hashVersion } from './content-hash.js';
 import { RepositoryError } from './errors.js';
 import { effectiveConfig } from './load-options.js';
 import type { Instance, ModelEntry, ServedVersion, VersionState, VersionStatus } from './model-entry.js';
@@ -42,6 +43,8 @@ export interface LifecycleOptions {
   hooks: RepositoryHooks;
   /** True once the repository is closing: nothing new loads. */
   closed: () => boolean;
+  /** Traffic management state for routes. */
+  routing: RoutingRuntime;
 }
 
 let generations = 0;
@@ -51,10 +54,19 @@ export class ModelLifecycle {
   readonly #log: RepositoryLogger;
   readonly #hooks: RepositoryHooks;
 
+  readonly #peers: RepositoryPeers;
+
   constructor(options: LifecycleOptions) {
     this.#options = options;
     this.#log = options.logger;
     this.#hooks = options.hooks;
+    this.#peers = {
+      root: options.root,
+      served: (name, version) => {
+        const entry = options.entries.get(name);
+        return version === undefined ? entry?.latest : entry?.instances.get(version);
+      },
+    };
   }
 
   readConfig(entry: ModelEntry): LoadedConfig {
@@ -65,7 +77,10 @@ export class ModelLifecycle {
 
   versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
     const base = realpathSync(this.#options.root);
-    const out = versionsOnDisk(entry.dir, backendFor(config).modelFile(config));
+    const backend = backendFor(config);
+    const out = versionsOnDisk(entry.dir, backend.modelFile(config));
+    // A backend with nothing to keep per version (a route) serves version 1 from the model directory.
+    if (out.length === 0 && backend.versionless) return [{ version: 1, dir: entry.dir, path: undefined, fingerprint: 'versionless', sizeBytes: 0, virtual: true }];
     for (const v of out) {
       if (!realpathSync(v.path ?? v.dir).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
     }
@@ -155,7 +170,7 @@ export class ModelLifecycle {
     let monitoring: MonitoringPlan | undefined;
     try {
       // Hashed while the model loads; a load that fails first leaves the hash unread, not unhandled.
-      const hashing = hashVersion(disk.dir, configPrint);
+      const hashing = disk.virtual ? Promise.resolve(hashConfig(configPrint)) : hashVersion(disk.dir, configPrint);
       hashing.catch(() => undefined);
       model = await backend.load({
         name: entry.name,
@@ -166,6 +181,8 @@ export class ModelLifecycle {
         where,
         engine: this.#options.engine,
         defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
+        peers: this.#peers,
+        routing: this.#options.routing,
       });
       contentHash = await hashing;
       if (config.monitoring?.enable) monitoring = planMonitoring(config.monitoring, model.metadata, entry.dir, where);
@@ -189,7 +206,7 @@ export class ModelLifecycle {
       model,
       config,
       platform: backend.metadataPlatform,
-      effectiveConfig: effectiveConfig(entry.name, config, model.metadata, backend),
+      effectiveConfig: backend.effectiveConfig ? backend.effectiveConfig(entry.name, config) : effectiveConfig(entry.name, config, model.metadata, backend),
       key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,

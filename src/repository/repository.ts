@@ -9,6 +9,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
+import { RoutingRuntime } from '../routing/runtime.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 import { ModelLifecycle, type RepositoryHooks, type RepositoryLogger } from './lifecycle.js';
@@ -32,6 +33,8 @@ export interface RepositoryOptions {
   memoryBudgetBytes?: number;
   logger: RepositoryLogger;
   hooks?: RepositoryHooks;
+  /** Traffic management state for routes (platform tensorgate_route); a private one when absent. */
+  routing?: RoutingRuntime;
 }
 
 export interface IndexEntry {
@@ -46,6 +49,8 @@ let useClock = 0;
 export class ModelRepository {
   readonly root: string;
   readonly controlMode: ControlMode;
+  /** The routes' live state (traffic management); the routes take their leases from this repository. */
+  readonly routing: RoutingRuntime;
   readonly #options: RepositoryOptions;
   readonly #log: RepositoryLogger;
   readonly #entries = new Map<string, ModelEntry>();
@@ -60,6 +65,8 @@ export class ModelRepository {
     this.controlMode = options.controlMode;
     this.#options = options;
     this.#log = options.logger;
+    this.routing = options.routing ?? new RoutingRuntime({ logger: options.logger });
+    this.routing.bind(this);
     this.#lifecycle = new ModelLifecycle({
       root: options.root,
       engine: options.engine,
@@ -68,6 +75,7 @@ export class ModelRepository {
       logger: options.logger,
       hooks: options.hooks ?? {},
       closed: () => this.#closed,
+      routing: this.routing,
     });
     if (options.memoryBudgetBytes !== undefined) {
       this.#budget = new MemoryBudget(options.memoryBudgetBytes, this.#entries, this.#lifecycle, options.logger);
@@ -109,6 +117,7 @@ export class ModelRepository {
         }
         entry.required = true;
         await this.#lifecycle.sync(entry).catch(() => undefined); // failures are recorded in the index
+        if (this.controlMode === 'explicit') await this.#loadDependencies(entry, new Set([name])).catch(() => undefined);
       }),
     );
     if (this.controlMode === 'poll') {
@@ -240,6 +249,26 @@ export class ModelRepository {
     entry.failed.clear(); // an explicit load retries what failed
     if (configOverride) entry.override = configOverride;
     await this.#lifecycle.sync(entry);
+    await this.#loadDependencies(entry, new Set([name]));
+  }
+
+  /** Explicit mode: what a loaded model sends requests to (a route's targets) loads with it. */
+  async #loadDependencies(entry: ModelEntry, seen: Set<string>): Promise<void> {
+    const wanted = new Set<string>();
+    for (const instance of entry.instances.values()) for (const d of instance.model.dependencies ?? []) wanted.add(d);
+    const failures: string[] = [];
+    for (const name of wanted) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const dep = this.#entry(name);
+      if (!dep.latest) {
+        dep.required = true;
+        dep.onDemand = false;
+        await this.#lifecycle.sync(dep).catch((err: Error) => failures.push(err.message));
+      }
+      await this.#loadDependencies(dep, seen);
+    }
+    if (failures.length) throw new RepositoryError('LOAD_FAILED', `'${entry.name}' loaded, but what it depends on did not: ${failures.join('; ')}`);
   }
 
   /** POST v2/repository/models/{m}/unload: stop serving; accepted requests complete first. */
@@ -304,13 +333,27 @@ export class ModelRepository {
     }
   }
 
-  /** True when every model that must be loaded serves at least one READY version. */
+  /** True when every model that must be loaded serves at least one READY version (routes: and their primary). */
   ready(): boolean {
     if (this.#closed) return false;
     for (const entry of this.#entries.values()) {
-      if (entry.required && !entry.latest) return false;
+      if (entry.required && !(entry.latest && this.#readyWith(entry.latest, 0))) return false;
     }
     return true;
+  }
+
+  /** Whether the model (or one version) serves and what it is ready with (a route's primary target) does too. */
+  modelReady(name: string, version?: string): boolean {
+    return this.served(name, version).some((s) => this.#readyWith(s, 0));
+  }
+
+  #readyWith(served: ServedVersion, depth: number): boolean {
+    const other = served.model.readyWith;
+    if (other === undefined) return true;
+    if (depth > 8) return false; // a cycle slipped past the load checks (config overrides): never ready
+    const entry = this.#entries.get(other.model);
+    const next = entry && (other.version === undefined ? entry.latest : entry.instances.get(other.version));
+    return next !== undefined && this.#readyWith(next, depth + 1);
   }
 
   /** Stops polling and unloads everything; accepted requests complete first (bounded by the caller). */

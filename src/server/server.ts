@@ -6,12 +6,13 @@ import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../status/page.js';
 import type { StatusTracker } from '../status/snapshot.js';
+import type { RoutingControl } from '../routing/control.js';
 import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
-import { matchRoute, type RouteMatch } from './routes.js';
+import { matchRoute, type RouteMatch, type RouteName } from './routes.js';
 import { toBuffer, waitFor, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
 import { loadUws, UwsTransport } from './uws-transport.js';
 import * as v2 from './v2-handlers.js';
@@ -26,6 +27,8 @@ export interface ServerLogger {
 export interface ServerOptions {
   service: InferenceService;
   control: ServerControl;
+  /** The traffic-management API (routes). */
+  routing: RoutingControl;
   metrics: ServerMetrics;
   logger: ServerLogger;
   host: string;
@@ -53,6 +56,9 @@ const RETRY_AFTER_SECONDS = '1';
 /** What still answers while the server drains: probes, metrics and the status page (which shows it draining). */
 const DURING_SHUTDOWN: ReadonlySet<RouteMatch['name']> = new Set(['health_live', 'health_ready', 'metrics', 'status', 'status_page']);
 
+/** Routes that need the admin token (when one is set): the repository API and traffic management. */
+const ADMIN_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['repository_index', 'repository_load', 'repository_unload', 'route_status', 'route_control', 'route_feedback']);
+
 export class HttpFront {
   readonly #options: ServerOptions;
   readonly #control: ServerControl;
@@ -68,7 +74,7 @@ export class HttpFront {
     this.#control = options.control;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = { service: options.service, control: options.control, errorResponse: (err, match) => this.#errorResponse(err, match) };
+    this.#ctx = { service: options.service, control: options.control, routing: options.routing, errorResponse: (err, match) => this.#errorResponse(err, match) };
   }
 
   get transportKind(): 'uws' | 'node' {
@@ -123,7 +129,7 @@ export class HttpFront {
   // inference goes through one .then, not a chain of awaits.
   #handle(req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     const started = performance.now();
-    const match = matchRoute(req.path);
+    const match = matchRoute(req.path, req.method);
     this.#inflight++;
     let result: Promise<OutgoingResponse> | OutgoingResponse;
     try {
@@ -172,10 +178,9 @@ export class HttpFront {
     if (this.#control.draining && !DURING_SHUTDOWN.has(match.name)) {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
-    // The admin token (when set) guards what changes the server: the repository API, and trace settings.
-    if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload' || (match.name === 'trace_setting' && req.method === 'POST')) {
-      this.#control.authorize(req.headers.authorization);
-    }
+    if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization, match.name.startsWith('route_') ? 'the traffic-management API' : 'the repository API');
+    // Changing trace settings needs it too; reading them does not.
+    if (match.name === 'trace_setting' && req.method === 'POST') this.#control.authorize(req.headers.authorization, 'the trace settings API');
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && req.body.length > 0) {
       return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
@@ -221,6 +226,12 @@ export class HttpFront {
       case 'status':
         if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
         return { ...v2.json(200, this.#options.status.snapshot()), headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } };
+      case 'route_status':
+        return v2.handleRouteStatus(ctx, match);
+      case 'route_control':
+        return v2.handleRouteControl(ctx, match, req);
+      case 'route_feedback':
+        return v2.handleRouteFeedback(ctx, match, req);
       case 'metrics':
         return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
     }

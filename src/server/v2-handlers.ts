@@ -4,12 +4,16 @@ import type { InferenceService, SampledTrace, ServerControl } from '../inference
 import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { traceHeaders } from '../tracing/traceparent.js';
+import type { RoutingControl } from '../routing/control.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
 import type { RouteMatch } from './routes.js';
 import type { IncomingRequest, OutgoingResponse } from './transport.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** The response header that names the target a route chose. */
+export const TARGET_HEADER = 'tensorgate-target';
 
 export function json(status: number, value: unknown): OutgoingResponse {
   return { status, headers: JSON_HEADERS, body: JSON.stringify(value) };
@@ -18,6 +22,7 @@ export function json(status: number, value: unknown): OutgoingResponse {
 export interface HandlerContext {
   service: InferenceService;
   control: ServerControl;
+  routing: RoutingControl;
   /** The front's error response (status from the error table, logged when unexpected). */
   errorResponse(err: unknown, match: RouteMatch): OutgoingResponse;
 }
@@ -36,10 +41,19 @@ function parseBody(body: Buffer): Record<string, unknown> {
 export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> {
   const ctx = new RequestContext('http', HTTP_WIRE, m.model!, m.version, req.body, req.headers['inference-header-content-length']);
   ctx.signal = signal;
+  ctx.headers = req.headers;
   const traceparent = req.headers.traceparent;
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: req.headers.tracestate };
   return h.service.infer(ctx).then(
-    (reply) => (ctx.traced === undefined ? { status: 200, headers: reply.headers, body: reply.body } : traceReply(ctx.traced, { status: 200, headers: { ...reply.headers }, body: reply.body })),
+    (reply) => {
+      // Which target served a routed request (as Seldon's x-seldon-route). Set on the reply's own headers:
+      // a cached reply of a routed request is keyed by route and target, so its value is always the same.
+      const routing = ctx.routing;
+      if (routing !== undefined) reply.headers[TARGET_HEADER] = routing.target;
+      // A traced reply's trace context is this request's alone: on a copy of the (possibly cached) headers.
+      if (ctx.traced === undefined) return { status: 200, headers: reply.headers, body: reply.body };
+      return traceReply(ctx.traced, { status: 200, headers: { ...reply.headers }, body: reply.body });
+    },
     (err: unknown) => {
       if (ctx.traced === undefined) throw err;
       return traceReply(ctx.traced, h.errorResponse(err, m));
@@ -109,4 +123,16 @@ export async function handleUnload(h: HandlerContext, m: RouteMatch, req: Incomi
   parseBody(req.body);
   await h.control.unload(m.model!);
   return json(200, {});
+}
+
+export function handleRouteStatus(h: HandlerContext, m: RouteMatch): OutgoingResponse {
+  return json(200, h.routing.status(m.model!));
+}
+
+export async function handleRouteControl(h: HandlerContext, m: RouteMatch, req: IncomingRequest): Promise<OutgoingResponse> {
+  return json(200, await h.routing.act(m.model!, parseBody(req.body)));
+}
+
+export async function handleRouteFeedback(h: HandlerContext, m: RouteMatch, req: IncomingRequest): Promise<OutgoingResponse> {
+  return json(200, await h.routing.feedback(m.model!, parseBody(req.body)));
 }

@@ -174,7 +174,8 @@ function modelCard(model) {
   var state = el("span", "pill " + stateClass(model.state), model.state);
   state.dataset.field = "state";
   h.appendChild(state);
-  if (model.versions.length) h.appendChild(el("span", "version", "v" + model.versions.map(function (v) { return v.version; }).join(", v")));
+  if (model.kind === "route") h.appendChild(el("span", "version", "route: see Routes"));
+  else if (model.versions.length) h.appendChild(el("span", "version", "v" + model.versions.map(function (v) { return v.version; }).join(", v")));
   card.appendChild(h);
   if (model.reason) card.appendChild(el("div", "reason", model.reason));
   model.versions.forEach(function (v) { card.appendChild(versionBlock(model, v)); });

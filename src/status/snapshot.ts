@@ -7,6 +7,7 @@
 import type { NativeGpuReadings, NativeModelStats } from '../engine/binding.js';
 import type { ModelMonitors } from '../monitoring/monitors.js';
 import type { ServedVersion } from '../repository/index.js';
+import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
 import { bucketQuantile, subtract } from './quantile.js';
 
 /** Rates and windowed quantiles are over this much history. */
@@ -36,6 +37,8 @@ export interface VersionStatus {
 
 export interface ModelStatus {
   name: string;
+  /** A route runs no model of its own: its traffic shows under routes, and at its targets. */
+  kind: 'model' | 'route';
   state: string;
   reason?: string;
   versions: VersionStatus[];
@@ -109,7 +112,12 @@ export class StatusTracker {
     const served = s.served();
     const byName = new Map<string, VersionStatus[]>();
     const seen = new Set<string>();
+    const routes = new Set<string>();
     for (const v of served) {
+      if (v.platform === ROUTE_PLATFORM) {
+        routes.add(v.name);
+        continue;
+      }
       seen.add(v.key);
       const list = byName.get(v.name) ?? [];
       list.push(this.#version(v, now));
@@ -118,7 +126,7 @@ export class StatusTracker {
     for (const key of this.#readings.keys()) if (!seen.has(key)) this.#readings.delete(key);
     const models = new Map<string, ModelStatus>();
     for (const entry of s.models()) {
-      const m = models.get(entry.name) ?? { name: entry.name, state: entry.state, versions: byName.get(entry.name) ?? [] };
+      const m = models.get(entry.name) ?? { name: entry.name, kind: routes.has(entry.name) ? 'route' : 'model', state: entry.state, versions: byName.get(entry.name) ?? [] };
       // The index lists versions: the model is READY when one is.
       if (entry.state === 'READY' || !models.has(entry.name)) {
         m.state = entry.state;

@@ -1,5 +1,8 @@
 // The backends a repository can serve. Each registers itself with the platforms it claims.
 import { registerBackend } from '../backend.js';
 import { ONNX_BACKEND } from './onnx.js';
+import { ROUTE_BACKEND } from './route.js';
+import { ROUTE_PLATFORM } from '../routing-schema.js';
 
 registerBackend(ONNX_BACKEND, ['onnxruntime_onnx', 'onnx_onnxv1']);
+registerBackend(ROUTE_BACKEND, [ROUTE_PLATFORM]);
