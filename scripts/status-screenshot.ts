@@ -1,6 +1,7 @@
 // Generates docs/status-page.png, the README's picture of the live status page: a server with three
-// models (a batching MLP under drift monitoring, a cached model, a model whose inputs have drifted),
-// light traffic for a few seconds, then headless Chromium captures the page.
+// models (a batching MLP under drift monitoring, a cached model, a model whose inputs have drifted) and
+// a route rolling a canary out between two of them, light traffic for a few seconds, then headless
+// Chromium captures the page.
 //
 //   npx tsx scripts/status-screenshot.ts [out.png]
 import { mkdirSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { serveOptionsSchema } from '../src/cli/options.js';
 import { startServer } from '../src/cli/serve.js';
 import { mlpModel, tinyModel } from '../src/onnx/models.js';
 import { chromiumAvailable, launchChromium } from '../test/helpers/browser.js';
-import { makeRepository } from '../test/helpers/fixtures.js';
+import { makeRepository, putConfig } from '../test/helpers/fixtures.js';
 import { normal } from '../test/helpers/random.js';
 
 const out = resolve(process.argv[2] ?? 'docs/status-page.png');
@@ -26,6 +27,10 @@ const repo = makeRepository({
   },
   tiny: { bytes: tinyModel(), config: { response_cache: { enable: true } } },
   scorer: { bytes: tinyModel(), config: { max_batch_size: 8, monitoring: { reference: { learn_rows: 300 }, window_rows: 300, min_rows: 100, outputs: [] } } },
+});
+putConfig(repo, 'checkout', {
+  platform: 'tensorgate_route',
+  routing: { targets: [{ model: 'tiny' }, { model: 'scorer' }], canary: { candidate: 'scorer', steps: [5, 25, 50, 100], interval_s: 4, gates: { min_requests: 5 } } },
 });
 const server = await startServer(serveOptionsSchema.parse({ modelRepository: repo, httpPort: 0, logLevel: 'silent', cache: ['local,size=16MiB'] }));
 const base = `http://127.0.0.1:${server.port}`;
@@ -49,6 +54,9 @@ const loops = [
     while (!stop) await fetch(`${base}/v2/models/tiny/infer`, { method: 'POST', body: Math.random() < 0.8 ? hot : JSON.stringify({ inputs: [{ name: 'x', shape: [1, 16], datatype: 'FP32', data: row(16) }] }) });
   })(),
   (async () => {
+    while (!stop) await fetch(`${base}/v2/models/checkout/infer`, { method: 'POST', body: hot }).then((r) => r.arrayBuffer());
+  })(),
+  (async () => {
     // The reference, then inputs whose feature 3 moved by one standard deviation.
     while (!stop) {
       await infer('scorer', 16, 4, 0);
@@ -66,7 +74,8 @@ try {
   const page = await browser.context.newPage();
   await page.goto(`${base}/?interval=500`);
   await page.locator('[data-model="scorer"] [data-field="drift"]').filter({ hasText: 'drift ' }).waitFor({ timeout: 60_000 });
-  await page.waitForTimeout(6000); // sparklines
+  await page.locator('[data-route="checkout"]').filter({ hasText: 'step 2/4' }).waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(1500); // sparklines
   mkdirSync(dirname(out), { recursive: true });
   await page.screenshot({ path: out, fullPage: true });
   console.log(`wrote ${out}`);

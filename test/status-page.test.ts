@@ -109,7 +109,9 @@ describe('status', () => {
       expect(await tiny.locator('[data-field="drift"]').textContent()).toBe('no drift');
       await until(async () => /^\d+%$/.test((await page.locator('[data-model="cached"] [data-field="cache"]').textContent()) ?? ''), 'a cache hit ratio', 15_000, 50);
       expect(await tiny.locator('svg.spark').count()).toBe(2);
-      expect(await page.locator('[data-route="split"] td').nth(2).textContent()).toBe('tiny 90 · cached 10');
+      expect(await page.locator('[data-route="split"] td').nth(3).textContent()).toBe('tiny 90 · cached 10');
+      expect(await page.locator('[data-route="split"] td').nth(1).textContent()).toBe('READY');
+      expect(await page.locator('[data-model="split"]').count()).toBe(0); // a route is not a model card
       expect(problems.filter((p) => !/Failed to load resource/.test(p))).toEqual([]);
     } finally {
       await browser?.close();

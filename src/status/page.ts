@@ -174,24 +174,27 @@ function modelCard(model) {
   var state = el("span", "pill " + stateClass(model.state), model.state);
   state.dataset.field = "state";
   h.appendChild(state);
-  if (model.kind === "route") h.appendChild(el("span", "version", "route: see Routes"));
-  else if (model.versions.length) h.appendChild(el("span", "version", "v" + model.versions.map(function (v) { return v.version; }).join(", v")));
+  if (model.versions.length) h.appendChild(el("span", "version", "v" + model.versions.map(function (v) { return v.version; }).join(", v")));
   card.appendChild(h);
   if (model.reason) card.appendChild(el("div", "reason", model.reason));
   model.versions.forEach(function (v) { card.appendChild(versionBlock(model, v)); });
   return card;
 }
-function routesTable(routes) {
+function routesTable(routes, states) {
   var section = el("section");
   section.appendChild(el("h3", null, "Routes"));
   var table = el("table");
   var head = el("tr");
-  ["route", "split", "targets", "canary"].forEach(function (t) { head.appendChild(el("th", null, t)); });
+  ["route", "state", "split", "targets", "canary"].forEach(function (t) { head.appendChild(el("th", null, t)); });
   table.appendChild(head);
   routes.forEach(function (r) {
     var tr = el("tr");
     tr.dataset.route = r.name;
     tr.appendChild(el("td", null, r.name));
+    var stateCell = el("td");
+    var state = states[r.name] || "–";
+    stateCell.appendChild(el("span", "pill " + stateClass(state), state));
+    tr.appendChild(stateCell);
     var split = el("div", "split");
     var total = 0;
     r.targets.forEach(function (t) { total += t.weight; });
@@ -228,12 +231,16 @@ function render(s) {
   });
   item("tracing", s.server.tracing ? s.server.tracing.level + (s.server.tracing.level === "OFF" ? "" : " 1/" + s.server.tracing.rate) : "–");
   if (s.server.cache) item("Redis", s.server.cache.l2, "redis");
+  // Routes run no model of their own: they are listed under Routes, their traffic shows at their targets.
+  var plain = s.models.filter(function (m) { return m.kind !== "route"; });
+  var states = {};
+  s.models.forEach(function (m) { states[m.name] = m.state; });
   var models = document.getElementById("models");
-  models.replaceChildren.apply(models, s.models.map(modelCard));
-  if (!s.models.length) models.appendChild(el("p", "dim", "No models in the repository."));
+  models.replaceChildren.apply(models, plain.map(modelCard));
+  if (!plain.length) models.appendChild(el("p", "dim", "No models in the repository."));
   var routes = document.getElementById("routes");
   routes.replaceChildren();
-  if (s.routes.length) routes.appendChild(routesTable(s.routes));
+  if (s.routes.length) routes.appendChild(routesTable(s.routes, states));
   document.getElementById("updated").textContent = new Date(s.at).toLocaleTimeString();
   document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
 }
