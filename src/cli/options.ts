@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseHorizons } from '../forecast/duration.js';
+import { parseTraceConfig } from '../tracing/settings.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -60,6 +61,30 @@ export const serveOptionsSchema = z
       .optional(),
     replicaCapacityRps: z.coerce.number().positive().optional(),
     targetUtilization: z.coerce.number().gt(0).max(1).optional(),
+    /** Bucket bounds (seconds, ascending) of the per-model latency histogram. */
+    latencyBuckets: z
+      .union([z.string(), z.array(z.number())])
+      .transform((v, ctx) => {
+        const list = typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : v;
+        if (list.length === 0 || !list.every((x, i) => Number.isFinite(x) && x > 0 && (i === 0 || x > list[i - 1]!))) {
+          ctx.addIssue({ code: 'custom', message: 'expected ascending positive seconds, comma-separated (e.g. 0.01,0.05,0.1,0.5)' });
+        }
+        return list;
+      })
+      .optional(),
+    /** Tracing, as Triton's --trace-config: rate=N, level=TIMESTAMPS|OFF, count=N, url=..., resource=k=v, bsp_*. */
+    traceConfig: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v, ctx) => {
+        const values = Array.isArray(v) ? v : [v];
+        try {
+          parseTraceConfig(values);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--trace-config:? ?/, '') });
+        }
+        return values;
+      })
+      .default([]),
     /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
     stateDir: z.string().min(1).optional(),
     /** Routes' state in Redis instead, shared by every replica. */
@@ -100,6 +125,8 @@ const FLAGS = {
   'forecast-horizons': { type: 'string' },
   'replica-capacity-rps': { type: 'string' },
   'target-utilization': { type: 'string' },
+  'trace-config': { type: 'string', multiple: true },
+  'latency-buckets': { type: 'string' },
   'state-dir': { type: 'string' },
   'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -132,6 +159,12 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --forecast-horizons LIST      default 5m,15m,1h: the horizon label of the forecast metrics
   --replica-capacity-rps N      requests/s one replica sustains (default: measured from busy minutes)
   --target-utilization F        share of capacity recommended replicas run at (default 0.7)
+  --latency-buckets S,S,...     bucket bounds (seconds) of tensorgate_inference_request_duration_seconds
+                                (default 0.001,0.0025,0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,10)
+  --trace-config SETTING        OpenTelemetry tracing as Triton's, repeatable: level=TIMESTAMPS|OFF (default OFF),
+                                rate=N (every Nth request, default 1000), count=N (-1: no limit), url=URL (OTLP/HTTP,
+                                default http://localhost:4318/v1/traces), resource=KEY=VALUE, bsp_max_queue_size=N,
+                                bsp_schedule_delay=MS, bsp_max_export_batch_size=N; several may share one flag, comma-separated
   --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
   --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;

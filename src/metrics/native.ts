@@ -104,7 +104,13 @@ export class NativeModelMetrics {
       counter('nv_inference_exec_count', 'Number of model executions performed (batches run)', (s) => s.executionCount),
       this.#perModel(
         'nv_inference_pending_request_count',
-        'Instantaneous number of pending requests awaiting execution',
+        'Instantaneous number of pending requests awaiting execution per-model: accepted and waiting for their batch to start (executing requests are not counted)',
+        'gauge',
+        (s) => s.queued,
+      ),
+      this.#perModel(
+        `${prefix}inflight_requests`,
+        'Inference requests accepted and not yet completed: waiting in the queue or executing',
         'gauge',
         (s) => s.pending,
       ),
