@@ -11,6 +11,7 @@
 //
 // then each stage's finish() in reverse order (release the lease, remember the reply).
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../protocol/limits.js';
 import type { ModelRepository } from '../repository/index.js';
 import type { RequestContext } from './context.js';
 import type { Stage } from './stage.js';
@@ -25,6 +26,8 @@ export interface InferenceServiceOptions {
   repository: ModelRepository;
   /** The response cache (--cache); models opt in with response_cache { enable: true }. */
   cache?: ResponseCache | undefined;
+  /** Bounds on what one request may make the server hold (defaults: src/protocol/limits.ts). */
+  limits?: DecodeLimits | undefined;
 }
 
 export class InferenceService {
@@ -35,7 +38,7 @@ export class InferenceService {
     this.stages = [
       new ResolveStage(options.repository),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
-      new DecodeStage(),
+      new DecodeStage(options.limits ?? DEFAULT_DECODE_LIMITS),
       ...(cache ? [new TensorCacheStage(cache)] : []),
       new ExecuteStage(),
       new EncodeStage(),

@@ -1,14 +1,20 @@
 // Decode: the front's payload as a v2 request (inputs as engine tensors), by the front's own wire
 // format. The request's `timeout` can only shorten the front's deadline; its `priority` is taken as is.
+import type { DecodeLimits } from '../../protocol/limits.js';
 import { nowNs, type RequestContext } from '../context.js';
 import type { Stage } from '../stage.js';
 
 export class DecodeStage implements Stage {
   readonly name = 'decode';
+  readonly #limits: DecodeLimits;
+
+  constructor(limits: DecodeLimits) {
+    this.#limits = limits;
+  }
 
   run(ctx: RequestContext): void {
     const t0 = nowNs();
-    const decoded = ctx.wire.decode(ctx, ctx.target!.model.metadata);
+    const decoded = ctx.wire.decode(ctx, ctx.target!.model.metadata, this.#limits);
     ctx.decoded = decoded;
     if (decoded.timeoutUs !== undefined && decoded.timeoutUs > 0 && (ctx.timeoutUs === 0 || decoded.timeoutUs < ctx.timeoutUs)) {
       ctx.timeoutUs = decoded.timeoutUs;
