@@ -10,6 +10,7 @@ import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
 import { InferenceService, ServerControl } from '../inference/index.js';
 import { GrpcFront } from '../grpc/front.js';
+import { BodyBudget } from '../server/body-budget.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import type { ServeOptions } from './options.js';
@@ -80,8 +81,24 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     await cache?.close(); // do not leave a Redis connection behind
     throw err;
   }
-  const service = new InferenceService({ repository, cache });
+  const service = new InferenceService({
+    repository,
+    cache,
+    limits: { maxJsonDepth: options.maxJsonDepth, maxElements: options.maxRequestElements },
+    admission: {
+      enabled: options.admission === 'on',
+      defaultTimeoutUs: Math.round(options.defaultRequestTimeout * 1000),
+      maxQueueSize: options.maxQueueSize,
+    },
+  });
   const control = new ServerControl({ repository, cache, version: packageVersion(), adminToken: options.adminToken });
+  if (options.adminToken === undefined && options.modelControlMode === 'explicit') {
+    logger.warn(
+      { modelControlMode: options.modelControlMode, host: options.host },
+      'the repository API (load/unload, with configs given in the request) is open to anyone who can reach this port: set --admin-token or TENSORGATE_ADMIN_TOKEN',
+    );
+  }
+  const budget = new BodyBudget(options.maxInflightBodyBytes);
   const server = new HttpFront({
     service,
     control,
@@ -91,10 +108,26 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     port: options.httpPort,
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
+    limits: {
+      headerTimeoutMs: options.httpHeaderTimeout,
+      requestTimeoutMs: options.httpRequestTimeout,
+      lingerTimeoutMs: options.lingerTimeout,
+      lingerBytes: options.lingerBytes,
+    },
+    budget,
   });
   const grpc =
     options.grpcPort > 0
-      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      ? new GrpcFront({
+          service,
+          control,
+          metrics,
+          logger,
+          host: options.host,
+          port: options.grpcPort,
+          maxMessageBytes: options.grpcMaxMessageBytes,
+          budget,
+        })
       : undefined;
   let port: number;
   let grpcPort: number | undefined;

@@ -2,7 +2,10 @@
 // builds one: the model named in the message, the call's cancellation, its W3C trace context (metadata
 // traceparent/tracestate) and its deadline as the queue timeout. Also the unary ModelInfer itself.
 import type { ServerUnaryCall } from '@grpc/grpc-js';
+import type { EncodedReply } from '../cache/index.js';
 import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { BodyBudget } from '../server/body-budget.js';
 import { ClientAbort } from '../server/client-abort.js';
 import { deadlineUs, metadataText, type CallInfo } from './call.js';
 import { peekModel, type PeekedRequest } from './infer-request.js';
@@ -25,9 +28,24 @@ export function callAbort(call: NodeJS.EventEmitter, what: string): ClientAbort 
   return abort;
 }
 
+/**
+ * Runs a request through the service while its message counts in the body budget the HTTP front
+ * shares (--max-inflight-body-bytes): grpc-js has read it already, but it stays held until answered.
+ */
+export function inferHeld(service: InferenceService, ctx: RequestContext, budget: BodyBudget | undefined): Promise<EncodedReply> {
+  if (budget === undefined) return service.infer(ctx);
+  const bytes = ctx.payload.length;
+  if (!budget.take(bytes)) {
+    return Promise.reject(
+      new ProtocolError('OVERLOADED', `the server holds ${budget.limit} bytes of requests already (--max-inflight-body-bytes); retry later`),
+    );
+  }
+  return service.infer(ctx).finally(() => budget.give(bytes));
+}
+
 /** ModelInfer: one request through the inference service; resolves with the encoded response. */
-export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
+export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>, budget?: BodyBudget): Promise<Buffer> {
   const payload = call.request;
   const ctx = inferContext(GRPC_WIRE, payload, peekModel(payload), call, callAbort(call, 'call'));
-  return service.infer(ctx).then(replyMessage);
+  return inferHeld(service, ctx, budget).then(replyMessage);
 }

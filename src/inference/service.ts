@@ -5,6 +5,7 @@
 //   resolve       the served version, leased for the request       stages/resolve.ts
 //   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
 //   decode        the payload as engine tensors                     stages/decode.ts
+//   admission     the deadline; refuse what cannot start before it   stages/admission.ts
 //   tensor-cache  outputs of identical inputs, shared computations  stages/tensor-cache.ts  (caching models)
 //   execute       the model, under deadline/priority/cancellation   stages/execute.ts
 //   encode        the reply in the front's format                   stages/encode.ts
@@ -13,8 +14,10 @@
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
 import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../protocol/limits.js';
 import type { ModelRepository } from '../repository/index.js';
+import { DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { RequestContext } from './context.js';
 import type { Stage } from './stage.js';
+import { AdmissionStage } from './stages/admission.js';
 import { DecodeStage } from './stages/decode.js';
 import { EncodeStage } from './stages/encode.js';
 import { ExecuteStage } from './stages/execute.js';
@@ -28,6 +31,8 @@ export interface InferenceServiceOptions {
   cache?: ResponseCache | undefined;
   /** Bounds on what one request may make the server hold (defaults: src/protocol/limits.ts). */
   limits?: DecodeLimits | undefined;
+  /** Deadlines and refusals under overload (defaults: src/inference/admission.ts). */
+  admission?: AdmissionOptions | undefined;
 }
 
 export class InferenceService {
@@ -39,6 +44,7 @@ export class InferenceService {
       new ResolveStage(options.repository),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
       new DecodeStage(options.limits ?? DEFAULT_DECODE_LIMITS),
+      new AdmissionStage(options.admission ?? DEFAULT_ADMISSION),
       ...(cache ? [new TensorCacheStage(cache)] : []),
       new ExecuteStage(),
       new EncodeStage(),
