@@ -16,14 +16,11 @@ import {
 import { ProtocolError } from '../protocol/errors.js';
 import { parseModelConfig, RepositoryError, type ModelRepository, type ServedVersion } from '../repository/index.js';
 
-export const EXTENSIONS = [
-  'binary_tensor_data',
-  'schedule_policy',
-  'model_configuration',
-  'model_repository',
-  'model_repository(unload_dependents)',
-  'statistics',
-];
+/**
+ * The Triton extensions served. Not `model_repository(unload_dependents)`: there are no ensembles whose
+ * composing models an unload could take along, so it is not advertised.
+ */
+export const EXTENSIONS = ['binary_tensor_data', 'schedule_policy', 'model_configuration', 'model_repository', 'statistics'];
 
 export interface ServerControlOptions {
   repository: ModelRepository;
