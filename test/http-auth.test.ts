@@ -10,7 +10,7 @@ import { startServer } from '../src/cli/serve.js';
 import { EXTENSIONS, ServerControl } from '../src/inference/index.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { tinyModel } from '../src/onnx/models.js';
-import { ENGINES, get, makeRepository, RawClient, serve, type TestServer } from './helpers/http-server.js';
+import { ENGINES, get, makeRepository, post, RawClient, serve, type TestServer } from './helpers/http-server.js';
 
 const TOKEN = 'sécret-tökén';
 const root = makeRepository({ tiny: { bytes: tinyModel() } });
@@ -60,6 +60,22 @@ describe.each(ENGINES)('the admin token over %s', (engine) => {
       } finally {
         client.destroy();
       }
+    }
+  });
+
+  it('repository API bodies and load configs are bounded like inference bodies: deep nesting is a 400', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const plain = await serve(engine, { modelRepository: root, modelControlMode: 'explicit', adminToken: 'ascii-token' });
+    try {
+      const headers = { authorization: 'Bearer ascii-token' };
+      const index = await post(plain.port, '/v2/repository/index', `{"ready": ${deep}}`, headers);
+      expect(index.status).toBe(400);
+      expect(index.json().error).toMatch(/nested deeper than 64 levels/);
+      const load = await post(plain.port, '/v2/repository/models/tiny/load', { parameters: { config: `{"input": ${deep}}` } }, headers);
+      expect(load.status).toBe(400);
+      expect(load.json().error).toMatch(/nested deeper than 64 levels/);
+    } finally {
+      await plain.stop();
     }
   });
 

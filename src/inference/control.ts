@@ -14,6 +14,8 @@ import {
   type ServerMetadataResponse,
 } from '../protocol/metadata.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { checkJsonBounds } from '../protocol/json-scan.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
 import { parseModelConfig, RepositoryError, type ModelRepository, type ServedVersion } from '../repository/index.js';
 
 /**
@@ -102,6 +104,9 @@ export class ServerControl {
   async load(name: string, configJson: string | undefined): Promise<void> {
     let override;
     if (configJson !== undefined) {
+      // Bounded like a request body: a config is walked recursively (validation, GET .../config).
+      const bytes = Buffer.from(configJson, 'utf8');
+      checkJsonBounds(bytes, 0, bytes.length, DEFAULT_DECODE_LIMITS);
       let raw: unknown;
       try {
         raw = JSON.parse(configJson);

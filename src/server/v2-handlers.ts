@@ -3,6 +3,8 @@
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { checkJsonBounds } from '../protocol/json-scan.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
 import type { RouteMatch } from './routes.js';
@@ -21,6 +23,7 @@ export interface HandlerContext {
 
 function parseBody(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
+  checkJsonBounds(body, 0, body.length, DEFAULT_DECODE_LIMITS);
   try {
     const value: unknown = JSON.parse(body.toString('utf8'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a JSON object');
