@@ -284,7 +284,10 @@ export class UwsTransport implements Transport {
       // tracked response is fully written (close()), so no response is cut.
       if (response.close) res.writeHeader('connection', 'close');
       if (pending.head) {
-        res.endWithoutBody(body.length);
+        // endWithoutBody(n) leaves this uWS's response pending (it waits for n bytes), so the next
+        // request on the connection would be refused with a reset: write the length ourselves.
+        res.writeHeader('content-length', String(body.length));
+        res.endWithoutBody();
       } else {
         this.#write(pending, body);
       }
