@@ -3,7 +3,8 @@
 // ignored. optimization.graph.level maps as Triton's ONNX Runtime backend; reshape, optional inputs,
 // ragged batching, shape tensors, unknown keys and unknown ORT parameters are refused; gpus picks the
 // CUDA device; KIND_GPU fails when no GPU provider loads unless allow_cpu_fallback; preserve_ordering
-// releases responses in order; warmup reads only its version's warmup/ directory, within bounds.
+// releases responses in order; warmup reads only its version's warmup/ directory, within bounds; and a
+// repository whose directory vanishes does not take the process down.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -254,5 +255,29 @@ describe('model_warmup: confined and bounded', () => {
     await closeRepo(repo);
     expect(state).toBe('UNAVAILABLE');
     expect(reason).toMatch(message);
+  });
+});
+
+describe('a repository whose directory vanishes', () => {
+  it('poll mode logs the failed scan and carries on, with no unhandled rejection to end the process', async () => {
+    const dirs = tempRepo();
+    putModel(dirs.root, 'tiny', 1, tinyModel());
+    const logger = new RecordingLogger();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    const repo = await ModelRepository.open({ root: dirs.root, engine, controlMode: 'poll', pollSeconds: 0.05, logger, hooks: new HookRecorder().hooks });
+    try {
+      dirs.cleanup();
+      const end = Date.now() + 5000;
+      while (!logger.entries.some((e) => e.level === 'error' && e.message === 'repository poll failed') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(logger.entries.find((e) => e.message === 'repository poll failed')?.fields.err).toMatch(/ENOENT/);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+      expect(repo.served('tiny')).toHaveLength(1); // what was loaded keeps serving
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await closeRepo(repo);
+    }
   });
 });

@@ -153,6 +153,9 @@ export class ModelLifecycle {
     let contentHash: string;
     try {
       const hashing = hashVersion(disk.dir, configPrint);
+      // Awaited below only when the load succeeds: a failed load must not leave its rejection unhandled
+      // (the directory may vanish meanwhile, and an unhandled rejection ends the process).
+      hashing.catch(() => undefined);
       model = await backend.load({
         name: entry.name,
         version: disk.version,
