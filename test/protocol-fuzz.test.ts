@@ -157,6 +157,16 @@ describe('the findings the fuzzer pins (each was a 500 or a stalled event loop)'
     expect(() => decodeModelInferRequest(grpcMessageOf(9), limits)).toThrow(/more than 6 elements/);
   });
 
+  it('BYTES binary data: a shape claiming 2^40 elements fails on the data, without allocating for the shape', () => {
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 's', datatype: 'BYTES', shape: [2 ** 40], parameters: { binary_data_size: 8 } }] }));
+    const body = Buffer.concat([header, Buffer.from([1, 0, 0, 0, 0x61, 0, 0, 0])]);
+    const bytesModel: DecodeModel = { inputs: [{ name: 's', datatype: 'BYTES', shape: [-1] }] };
+    const before = process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed;
+    expect(() => decodeInferRequest(body, header.length, bytesModel)).toThrow(/binary size mismatch: input 's' has 1 BYTES elements in its binary_data_size 8, its shape needs 1099511627776/);
+    // An array sized from the shape would be terabytes; the decoder's is sized from the bytes (<= 2 here).
+    expect(process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('nested protobuf groups are malformed past depth 100 instead of overflowing the stack', () => {
     expect(() => decodeModelInferRequest(groupBomb(100))).not.toThrow();
     expect(() => decodeModelInferRequest(groupBomb(101))).toThrow(/groups nested deeper than 100/);
