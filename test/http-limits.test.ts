@@ -164,16 +164,17 @@ describe.each(ENGINES)('limits over %s', (engine) => {
       }
     });
 
-    // uWS cuts an incomplete head after its own fixed 10 s (with 4 s granularity): not configurable.
-    it.skipIf(engine === 'uws')('a request head that stalls is cut after --http-header-timeout', async () => {
+    // node:http: --http-header-timeout (400 ms here). uWS: its own fixed 10 s (4 s granularity), which
+    // cannot be configured; the README says so and the server warns when the flag differs.
+    it('a request head that stalls is cut (node: --http-header-timeout; uWS: its own 10 s)', async () => {
       const client = new RawClient(port);
       try {
         await client.write('POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\n');
-        expect(await client.waitClosed(5000)).toBe(true);
+        expect(await client.waitClosed(engine === 'uws' ? 20_000 : 5000)).toBe(true);
       } finally {
         client.destroy();
       }
-    });
+    }, 30_000);
 
     it('300 slowloris connections (heads a byte at a time) do not hold up other clients', async () => {
       const measure = async (n: number): Promise<number[]> => {
