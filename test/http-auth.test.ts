@@ -1,7 +1,8 @@
 // The admin token on the repository API: compared as fixed-length SHA-256 digests, so a header of any
 // length or bytes (non-ASCII included, which once made timingSafeEqual throw: a 500) is a plain 401,
-// and nothing about the token's length leaks; and a warning at start when the repository API (explicit
-// mode: load/unload with configs given in the request) is open without a token.
+// and nothing about the token's length leaks; and the warnings at start: the repository API (explicit
+// mode: load/unload with configs given in the request) open without a token, and a head timeout uWS
+// cannot honour.
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +100,11 @@ describe('the warning at start', () => {
     expect((await warningsOf({ modelControlMode: 'explicit' })).some((m) => /repository API .* open to anyone/.test(m))).toBe(true);
     expect((await warningsOf({ modelControlMode: 'explicit', adminToken: 'x' })).some((m) => /open to anyone/.test(m))).toBe(false);
     expect((await warningsOf({ modelControlMode: 'none' })).some((m) => /open to anyone/.test(m))).toBe(false);
+  });
+
+  it('when --http-header-timeout is set with uWS, whose head timeout is its own', async () => {
+    const uws = await warningsOf({ httpEngine: 'uws', httpHeaderTimeout: 400 });
+    expect(uws.some((m) => /uWebSockets\.js has its own fixed request-head timeout/.test(m))).toBe(true);
+    expect((await warningsOf({ httpEngine: 'uws' })).some((m) => /request-head timeout/.test(m))).toBe(false);
   });
 });
