@@ -32,7 +32,7 @@ const durationMs = z.union([
       const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/.exec(s.trim())!;
       return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 'ms') as 'us' | 'ms' | 's' | 'm'];
     }),
-]);
+], { error: 'a duration such as 50ms, 10s or 2m (a bare number is ms)' });
 
 export const serveOptionsSchema = z
   .object({
@@ -125,8 +125,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --max-inflight-body-bytes N   default 512MiB: request bodies held at once, all connections (more: 503)
   --max-json-depth N            default 64: deeper JSON bodies get 400 before they are parsed
   --max-request-elements N      default 16777216: tensor elements per request, all inputs (more: 400)
-  --default-request-timeout T   default 50ms: queue deadline of requests to models without a queue
-                                policy (0: none); requests that cannot start in time get 503 at once
+  --default-request-timeout T   default 50ms: the deadline requests to models without a queue policy are
+                                admitted against (0: none): what cannot start in time gets 503 at once
   --max-queue-size N            default 1024: requests in flight per model version without max_queue_size (0: unbounded)
   --admission on|off            default on: refuse at once what cannot start before its deadline
   --http-header-timeout T       default 10s: a connection must send its request head within this
