@@ -40,6 +40,7 @@ export const ERROR_STATUS = {
   UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   METHOD_NOT_ALLOWED: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  HEADERS_TOO_LARGE: { http: 431, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, grpc: GrpcStatus.INVALID_ARGUMENT },
   QUEUE_FULL: { http: 503, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE },

@@ -1,6 +1,7 @@
 // node:http transport: the fallback when uWebSockets.js cannot load, and --http-engine node.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import { ERROR_STATUS, type ErrorKind } from '../protocol/errors.js';
 import { ClientAbort } from './client-abort.js';
 import {
   bodyBudgetSpent,
@@ -56,12 +57,13 @@ export class NodeTransport implements Transport {
     // it was malformed (400). Answered as every error is, with a JSON body, then closed.
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return;
-      const [status, message] =
+      const [kind, message]: [ErrorKind, string] =
         err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, `the request did not arrive within ${requestTimeoutMs > 0 ? headerTimeoutMs + requestTimeoutMs : headerTimeoutMs} ms`]
+          ? ['REQUEST_TIMEOUT', `the request did not arrive within ${requestTimeoutMs > 0 ? headerTimeoutMs + requestTimeoutMs : headerTimeoutMs} ms`]
           : err.code === 'HPE_HEADER_OVERFLOW'
-            ? [431, 'the request head is too large']
-            : [400, 'malformed HTTP request'];
+            ? ['HEADERS_TOO_LARGE', 'the request head is too large']
+            : ['INVALID_ARGUMENT', 'malformed HTTP request'];
+      const status = ERROR_STATUS[kind].http;
       const body = JSON.stringify({ error: message });
       socket.end(`HTTP/1.1 ${statusLine(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
