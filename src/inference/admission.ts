@@ -37,7 +37,7 @@ type QueuePolicy = NonNullable<NonNullable<ModelConfig['dynamic_batching']>['def
 interface ModelPolicy {
   /** Whether the config sets any queue policy (then the server default deadline does not apply). */
   configured: boolean;
-  /** The policy of each priority level (index = level, 0 = the default level's). */
+  /** The policy that applies to a request's priority (0: the model's default level). */
   forLevel(priority: number): QueuePolicy | undefined;
   /** Whether the config bounds any queue itself (then --max-queue-size does not apply). */
   bounded: boolean;

@@ -1,7 +1,8 @@
 // Admission: after decode (the request's own `timeout` and priority are known), before the caches and
 // the engine. Refuses at once what cannot start before its deadline (see ../admission.ts for which
-// deadline), or what would overfill a model copy without a queue bound of its own. An admitted request counts as in flight (with its rows) until it finishes; the engine's timings
-// of those that ran are the copy's measured cost.
+// deadline), or what would overfill a model copy without a queue bound of its own. An admitted request
+// counts as in flight (with its rows) until it finishes; the engine's timings of those that ran are the
+// copy's measured cost.
 import type { Servable } from '../../repository/backend.js';
 import { admissionDeadlineUs, ModelLoad, overloaded, queueFull, type AdmissionOptions } from '../admission.js';
 import type { RequestContext } from '../context.js';
