@@ -12,13 +12,13 @@ import { modelConfigSchema } from '../src/repository/config-schema.js';
 import { failure } from './helpers/grpc-client.js';
 import { serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
 import { encodeInferRequest } from './helpers/grpc-client.js';
-import { makeRepository, ONE_THREAD, post, serve, slowModelBytes, slowRequest, type HttpResult, type TestServer } from './helpers/http-server.js';
+import { makeRepository, ONE_THREAD, post, serve, slowModelBytes, slowRequest, until, type HttpResult, type TestServer } from './helpers/http-server.js';
 
 const RUN_MS = 50;
 const ONE_ROW = { max_batch_size: 1, parameters: ONE_THREAD };
 const root = makeRepository({
   slow: { bytes: slowModelBytes(RUN_MS), config: ONE_ROW },
-  slow20: { bytes: slowModelBytes(20), config: ONE_ROW },
+  slow100: { bytes: slowModelBytes(100), config: ONE_ROW },
   // A queue policy without a timeout: Triton's rules, no deadline at all (the server default does not apply).
   slow_policy_none: { bytes: slowModelBytes(RUN_MS), config: { ...ONE_ROW, dynamic_batching: { default_queue_policy: { max_queue_size: 0 } } } },
   // A queue policy with its own 30 ms timeout that requests may not raise or lower.
@@ -81,23 +81,28 @@ describe('admission with the server default deadline', () => {
   });
 
   it("a request's own timeout lowers the deadline, never raises it", async () => {
-    // A 20 ms model with one request in flight: ~20 ms predicted for the next, within the 50 ms default.
-    expect((await send(port, 'slow20')).r.status).toBe(200);
-    const first = send(port, 'slow20');
-    await new Promise((r) => setTimeout(r, 5));
-    const lower = await send(port, 'slow20', slowRequest(1, { timeout: 5_000 }));
+    // A 100 ms model with one request in the engine (its count of accepted requests says so, whatever the
+    // machine's speed): the next is predicted to wait >= 100 ms, more only under contention.
+    const model = server.model('slow100');
+    // Boxed: an async function returning a promise would wait for it.
+    const oneAhead = async (): Promise<{ done: Promise<Timed> }> => {
+      const done = send(port, 'slow100');
+      await until(() => model.stats().pending >= 1, 'one request in the engine');
+      return { done };
+    };
+    // Nothing ahead: a request asking for 10 s is admitted.
+    expect((await send(port, 'slow100', slowRequest(1, { timeout: 10_000_000 }))).r.status).toBe(200);
+    let ahead = await oneAhead();
+    const lower = await send(port, 'slow100', slowRequest(1, { timeout: 5_000 }));
     expect(lower.r.status).toBe(503);
     expect(lower.r.json().error).toMatch(/deadline \(5 ms\)/);
-    const higher = send(port, 'slow20', slowRequest(1, { timeout: 10_000_000 }));
-    const both = await Promise.all([first, higher]);
-    expect(both.map((t) => t.r.status)).toEqual([200, 200]);
-    // With four ahead (~80 ms), a 10 s timeout does not lift the 50 ms default.
-    const ahead = Array.from({ length: 4 }, () => send(port, 'slow20'));
-    await new Promise((r) => setTimeout(r, 5));
-    const capped = await send(port, 'slow20', slowRequest(1, { timeout: 10_000_000 }));
+    expect((await ahead.done).r.status).toBe(200);
+    // Asking for 10 s does not lift the 50 ms default.
+    ahead = await oneAhead();
+    const capped = await send(port, 'slow100', slowRequest(1, { timeout: 10_000_000 }));
     expect(capped.r.status).toBe(503);
     expect(capped.r.json().error).toMatch(/deadline \(50 ms\)/);
-    await Promise.all(ahead);
+    expect((await ahead.done).r.status).toBe(200);
   });
 
   it("a model's queue policy replaces the server default: no timeout means no refusal", async () => {
