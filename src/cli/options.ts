@@ -6,6 +6,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseHorizons } from '../forecast/duration.js';
 import { parseTraceConfig } from '../tracing/settings.js';
+import { DEFAULT_ADMISSION } from '../inference/admission.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
+import { DEFAULT_TRANSPORT_LIMITS } from '../server/transport.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -21,6 +24,17 @@ const bytes = z.union([
     }),
 ]);
 const int = z.coerce.number().int();
+/** A duration in ms: a number, or a string with a unit (250ms, 10s, 2m, 500us). */
+const durationMs = z.union([
+  z.number().min(0),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(us|ms|s|m)?$/, 'a duration such as 50ms, 10s or 2m (a bare number is ms)')
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/.exec(s.trim())!;
+      return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 'ms') as 'us' | 'ms' | 's' | 'm'];
+    }),
+], { error: 'a duration such as 50ms, 10s or 2m (a bare number is ms)' });
 
 export const serveOptionsSchema = z
   .object({
@@ -30,6 +44,19 @@ export const serveOptionsSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
+    /** Request bodies all connections together may hold at once (HTTP and gRPC); more get 503. */
+    maxInflightBodyBytes: bytes.default(512 * 1024 * 1024),
+    maxJsonDepth: int.min(2).max(10_000).default(DEFAULT_DECODE_LIMITS.maxJsonDepth),
+    maxRequestElements: int.min(1).default(DEFAULT_DECODE_LIMITS.maxElements),
+    /** Queue timeout of requests to models without a queue policy (0: none). */
+    defaultRequestTimeout: durationMs.default(DEFAULT_ADMISSION.defaultTimeoutUs / 1000),
+    /** Requests in flight per model version whose config sets no max_queue_size (0: unbounded). */
+    maxQueueSize: int.min(0).default(DEFAULT_ADMISSION.maxQueueSize),
+    admission: z.enum(['on', 'off']).default('on'),
+    httpHeaderTimeout: durationMs.refine((ms) => ms >= 1, 'at least 1 ms').default(DEFAULT_TRANSPORT_LIMITS.headerTimeoutMs),
+    httpRequestTimeout: durationMs.default(DEFAULT_TRANSPORT_LIMITS.requestTimeoutMs),
+    lingerTimeout: durationMs.default(DEFAULT_TRANSPORT_LIMITS.lingerTimeoutMs),
+    lingerBytes: bytes.default(DEFAULT_TRANSPORT_LIMITS.lingerBytes),
     /** Triton's gRPC port; 0 turns the gRPC front off. */
     grpcPort: int.min(0).max(65535).default(8001),
     grpcMaxMessageBytes: bytes
@@ -92,10 +119,14 @@ export const serveOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    if (o.forecast) return;
     // Forecast settings without --forecast would be accepted and do nothing: refuse them.
-    for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
-      if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+    if (!o.forecast) {
+      for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
+        if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+      }
+    }
+    if (o.maxInflightBodyBytes < o.maxBodyBytes) {
+      ctx.addIssue({ code: 'custom', path: ['maxInflightBodyBytes'], message: 'must be at least --max-body-bytes (else a body of the largest size allowed could never be taken)' });
     }
   });
 
@@ -109,6 +140,16 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'http-engine': { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'max-inflight-body-bytes': { type: 'string' },
+  'max-json-depth': { type: 'string' },
+  'max-request-elements': { type: 'string' },
+  'default-request-timeout': { type: 'string' },
+  'max-queue-size': { type: 'string' },
+  admission: { type: 'string' },
+  'http-header-timeout': { type: 'string' },
+  'http-request-timeout': { type: 'string' },
+  'linger-timeout': { type: 'string' },
+  'linger-bytes': { type: 'string' },
   'grpc-port': { type: 'string' },
   'grpc-max-message-bytes': { type: 'string' },
   'admin-token': { type: 'string' },
@@ -141,6 +182,17 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
+  --max-inflight-body-bytes N   default 512MiB: request bodies held at once, all connections (more: 503)
+  --max-json-depth N            default 64: deeper JSON bodies get 400 before they are parsed
+  --max-request-elements N      default 16777216: tensor elements per request, all inputs (more: 400)
+  --default-request-timeout T   default 50ms: the deadline requests to models without a queue policy are
+                                admitted against (0: none): what cannot start in time gets 503 at once
+  --max-queue-size N            default 1024: requests in flight per model version without max_queue_size (0: unbounded)
+  --admission on|off            default on: refuse at once what cannot start before its deadline
+  --http-header-timeout T       default 10s: a connection must send its request head within this
+  --http-request-timeout T      default 60s: a request body must arrive within this (0: none)
+  --linger-timeout T, --linger-bytes N   default 5s, 64MiB: after a 413, keep reading (and discarding)
+                                an upload this long so that the client sees the answer
   --grpc-port N                 Triton's gRPC API on this port, default 8001 (0: off); same --host
   --grpc-max-message-bytes N    default 64MiB; larger gRPC messages get RESOURCE_EXHAUSTED
   --admin-token TOKEN           protects the repository API (or TENSORGATE_ADMIN_TOKEN)

@@ -20,6 +20,7 @@ import { routeStatuses } from '../status/routes.js';
 import { StatusTracker } from '../status/snapshot.js';
 import { readMemory } from '../metrics/resources.js';
 import { GrpcFront } from '../grpc/front.js';
+import { BodyBudget } from '../server/body-budget.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
@@ -146,8 +147,27 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     throw err;
   }
   const observer = { succeeded: (target: ServedVersion, seconds: number) => metrics.observeInference(target.model, seconds) };
-  const service = new InferenceService({ repository, cache, tracing, monitors, observer });
+  const service = new InferenceService({
+    repository,
+    cache,
+    tracing,
+    monitors,
+    observer,
+    limits: { maxJsonDepth: options.maxJsonDepth, maxElements: options.maxRequestElements },
+    admission: {
+      enabled: options.admission === 'on',
+      defaultTimeoutUs: Math.round(options.defaultRequestTimeout * 1000),
+      maxQueueSize: options.maxQueueSize,
+    },
+  });
   const control = new ServerControl({ repository, cache, version, adminToken: options.adminToken, tracing, monitors });
+  if (options.adminToken === undefined && options.modelControlMode === 'explicit') {
+    logger.warn(
+      { modelControlMode: options.modelControlMode, host: options.host },
+      'the repository API (load/unload, with configs given in the request) is open to anyone who can reach this port: set --admin-token or TENSORGATE_ADMIN_TOKEN',
+    );
+  }
+  const budget = new BodyBudget(options.maxInflightBodyBytes);
   const status = new StatusTracker({
     version,
     models: () => repository.index(),
@@ -173,10 +193,26 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     port: options.httpPort,
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
+    limits: {
+      headerTimeoutMs: options.httpHeaderTimeout,
+      requestTimeoutMs: options.httpRequestTimeout,
+      lingerTimeoutMs: options.lingerTimeout,
+      lingerBytes: options.lingerBytes,
+    },
+    budget,
   });
   const grpc =
     options.grpcPort > 0
-      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      ? new GrpcFront({
+          service,
+          control,
+          metrics,
+          logger,
+          host: options.host,
+          port: options.grpcPort,
+          maxMessageBytes: options.grpcMaxMessageBytes,
+          budget,
+        })
       : undefined;
   let port: number;
   let grpcPort: number | undefined;

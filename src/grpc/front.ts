@@ -21,6 +21,7 @@ import {
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, isExpectedError } from '../protocol/errors.js';
+import type { BodyBudget } from '../server/body-budget.js';
 import type { ServerLogger } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import { endStream, outcome, shuttingDown, toStatus } from './call.js';
@@ -38,6 +39,8 @@ export interface GrpcFrontOptions {
   port: number;
   /** grpc.max_receive_message_length and grpc.max_send_message_length: larger messages get RESOURCE_EXHAUSTED. */
   maxMessageBytes: number;
+  /** Request messages held at once, shared with HTTP (--max-inflight-body-bytes); unbounded when absent. */
+  budget?: BodyBudget | undefined;
 }
 
 export class GrpcFront {
@@ -127,7 +130,7 @@ export class GrpcFront {
     const methods: ControlMethods = { ...INFERENCE_SERVICE, ...HEALTH_SERVICE };
     for (const name of Object.keys(handlers) as ControlMethodName[]) this.#addControl(name, methods[name], handlers[name]);
     const { ModelInfer: infer, ModelStreamInfer: stream } = INFERENCE_SERVICE;
-    const inferHandler = this.#unary('ModelInfer', false, (call: ServerUnaryCall<Buffer, Buffer>) => unaryInfer(this.#options.service, call));
+    const inferHandler = this.#unary('ModelInfer', false, (call: ServerUnaryCall<Buffer, Buffer>) => unaryInfer(this.#options.service, call, this.#options.budget));
     this.#server.register(infer.path, inferHandler, infer.responseSerialize, infer.requestDeserialize, 'unary');
     const streamHandler = (call: ServerDuplexStream<Buffer, Buffer>) => this.#stream(call);
     this.#server.register(stream.path, streamHandler, stream.responseSerialize, stream.requestDeserialize, 'bidi');
@@ -188,6 +191,7 @@ export class GrpcFront {
       control: this.#control,
       metrics: this.#metrics,
       log: this.#log,
+      budget: this.#options.budget,
       inflight: (delta) => (this.#inflight += delta),
       closed: (s) => this.#streams.delete(s),
     });

@@ -6,6 +6,7 @@ import type { AbortSignalLike, InferOptions, InferOutputs, InferTimings } from '
 import type { DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodedReply, ReplyKey } from '../cache/index.js';
 import type { ServedVersion } from '../repository/index.js';
+import type { ModelLoad } from './admission.js';
 import type { InferenceWire } from './wire.js';
 
 export type FrontName = 'http' | 'grpc' | 'inproc';
@@ -108,6 +109,9 @@ export class RequestContext implements InferTimings {
   reply: EncodedReply | undefined = undefined;
   /** The reply tier's key for this request, when the target caches replies. */
   replyKey: ReplyKey | undefined = undefined;
+  /** The model copy's load this request counts in while in flight (set by admission). */
+  admitted: ModelLoad | undefined = undefined;
+  admittedRows = 0;
   /** Where the outputs came from: 'compute', or a cache level ('l1', 'l2', 'coalesced', 'reply'). */
   source: 'compute' | 'l1' | 'l2' | 'coalesced' | 'reply' | undefined = undefined;
 

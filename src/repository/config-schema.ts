@@ -12,17 +12,34 @@ const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer')
 /** Triton's TYPE_ names: the triton column of the datatype table. */
 export const TRITON_DATA_TYPES = TRITON_TYPES;
 
+/**
+ * A Triton field tensorgate does not implement: accepted only at its default value (so a config that
+ * spells the default out still loads), refused with `why` otherwise. No field is accepted and ignored.
+ */
+function onlyDefault<T extends z.ZodType>(schema: T, isDefault: (v: z.output<T>) => boolean, why: string) {
+  return schema.refine(isDefault, why).optional();
+}
+
 const tensorSchema = z
   .object({
     name: z.string().min(1),
     data_type: z.enum(TRITON_DATA_TYPES),
     /** Dims without the batch dimension when max_batch_size > 0; -1 for a variable dim. */
     dims: z.array(int.refine((d) => d >= -1, 'a dim is -1 or >= 0')),
-    reshape: z.object({ shape: z.array(int) }).strict().optional(),
-    optional: z.boolean().optional(),
-    allow_ragged_batch: z.boolean().optional(),
+    reshape: z
+      .unknown()
+      .refine((v) => v === undefined, 'not supported: tensorgate feeds the model the shapes the client sends; give the model the shape clients use (or reshape inside it)')
+      .optional(),
+    optional: onlyDefault(z.boolean(), (v) => !v, 'optional inputs are not supported: every model input must be sent'),
+    allow_ragged_batch: onlyDefault(
+      z.boolean(),
+      (v) => !v,
+      "not supported: the ONNX Runtime backend batches only requests of equal shapes (Triton's ragged batching needs a batch_input the model reads)",
+    ),
+    format: onlyDefault(z.string(), (v) => v === 'FORMAT_NONE', 'only FORMAT_NONE: tensors are passed as they are'),
+    is_shape_tensor: onlyDefault(z.boolean(), (v) => !v, 'shape tensors are not supported'),
   })
-  .passthrough();
+  .strict();
 
 const queuePolicySchema = z
   .object({
@@ -37,6 +54,7 @@ const dynamicBatchingSchema = z
   .object({
     preferred_batch_size: z.array(uint.refine((n) => n > 0, 'a batch size > 0')).default([]),
     max_queue_delay_microseconds: uint.default(0),
+    /** Responses in the order requests reached the scheduler (src/inference/ordering.ts). */
     preserve_ordering: z.boolean().default(false),
     priority_levels: uint.default(0),
     default_priority_level: uint.default(0),
@@ -50,9 +68,11 @@ const instanceGroupSchema = z
     name: z.string().optional(),
     count: uint.default(1),
     kind: z.enum(['KIND_AUTO', 'KIND_CPU', 'KIND_GPU', 'KIND_MODEL']).default('KIND_AUTO'),
-    gpus: z.array(uint).optional(),
+    /** KIND_GPU only: the CUDA device (one per model version: see load-options.ts). */
+    gpus: z.array(uint).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((g) => g.gpus === undefined || g.kind === 'KIND_GPU', { path: ['gpus'], message: 'gpus needs kind KIND_GPU' });
 
 const versionPolicySchema = z.union([
   z.object({ latest: z.object({ num_versions: uint.refine((n) => n > 0, 'at least 1') }).strict() }).strict(),
@@ -88,7 +108,13 @@ const acceleratorSchema = z
 
 const optimizationSchema = z
   .object({
-    graph: z.object({ level: int }).strict().optional(),
+    /** Triton's ONNX Runtime backend values: -1 basic, 0 (or absent) all, 1 extended, 2 disabled. */
+    graph: z
+      .object({
+        level: int.refine((l) => l >= -1 && l <= 2, '-1 (basic), 0 (all: the default), 1 (extended) or 2 (disabled), as Triton\'s ONNX Runtime backend'),
+      })
+      .strict()
+      .optional(),
     execution_accelerators: z
       .object({
         gpu_execution_accelerator: z.array(acceleratorSchema).default([]),
@@ -97,7 +123,7 @@ const optimizationSchema = z
       .strict()
       .optional(),
   })
-  .passthrough();
+  .strict();
 
 export const modelConfigSchema = z
   .object({

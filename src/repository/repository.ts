@@ -122,7 +122,11 @@ export class ModelRepository {
     );
     if (this.controlMode === 'poll') {
       const ms = Math.max(0.05, this.#options.pollSeconds ?? 15) * 1000;
-      this.#poller = setInterval(() => void this.poll(), ms);
+      // A scan that fails (the repository directory gone or unreadable) is logged and retried on the next
+      // tick; as an unhandled rejection it would end the process.
+      this.#poller = setInterval(() => {
+        this.poll().catch((err: unknown) => this.#log.error({ root: this.root, err: (err as Error).message }, 'repository poll failed'));
+      }, ms);
       this.#poller.unref();
     }
   }

@@ -7,14 +7,24 @@ import type { ServerMetrics } from '../metrics/index.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../status/page.js';
 import type { StatusTracker } from '../status/snapshot.js';
 import type { RoutingControl } from '../routing/control.js';
-import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
+import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError, retryAfterFor } from '../protocol/errors.js';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
 import { matchRoute, type RouteMatch, type RouteName } from './routes.js';
-import { toBuffer, waitFor, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
-import { loadUws, UwsTransport } from './uws-transport.js';
+import { BodyBudget } from './body-budget.js';
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  toBuffer,
+  waitFor,
+  type IncomingRequest,
+  type OutgoingResponse,
+  type Transport,
+  type TransportLimits,
+  type TransportOptions,
+} from './transport.js';
+import { loadUws, UWS_HEADER_TIMEOUT_MS, UwsTransport } from './uws-transport.js';
 import * as v2 from './v2-handlers.js';
 
 export interface ServerLogger {
@@ -38,6 +48,10 @@ export interface ServerOptions {
   maxBodyBytes: number;
   /** The live status page at `/` and its JSON at `/status` (404 without). */
   status?: StatusTracker | undefined;
+  /** Timeouts and lingering (defaults: DEFAULT_TRANSPORT_LIMITS). */
+  limits?: Partial<Omit<TransportLimits, 'maxBodyBytes'>> | undefined;
+  /** Request bodies held at once across connections (shared with gRPC); unbounded when absent. */
+  budget?: BodyBudget | undefined;
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
@@ -50,8 +64,6 @@ function bodyPad(header: string | undefined): number {
     return 0;
   }
 }
-
-const RETRY_AFTER_SECONDS = '1';
 
 /** What still answers while the server drains: probes, metrics and the status page (which shows it draining). */
 const DURING_SHUTDOWN: ReadonlySet<RouteMatch['name']> = new Set(['health_live', 'health_ready', 'metrics', 'status', 'status_page']);
@@ -82,20 +94,29 @@ export class HttpFront {
   }
 
   async listen(): Promise<number> {
-    const transportOptions = {
+    const transportOptions: TransportOptions = {
+      ...DEFAULT_TRANSPORT_LIMITS,
+      ...this.#options.limits,
       host: this.#options.host,
       port: this.#options.port,
       maxBodyBytes: this.#options.maxBodyBytes,
+      budget: this.#options.budget ?? new BodyBudget(Infinity),
       handler: (req: IncomingRequest, signal: ClientAbort) => this.#handle(req, signal),
       bodyPad: (headers: Record<string, string>) => bodyPad(headers['inference-header-content-length']),
     };
     this.#transport = this.#createTransport(transportOptions);
     this.port = await this.#transport.listen();
     this.#log.info({ host: this.#options.host, port: this.port, transport: this.#transport.kind }, 'listening');
+    if (this.#transport.kind === 'uws' && transportOptions.headerTimeoutMs !== UWS_HEADER_TIMEOUT_MS) {
+      this.#log.warn(
+        { httpHeaderTimeoutMs: transportOptions.headerTimeoutMs, uwsHeaderTimeoutMs: UWS_HEADER_TIMEOUT_MS },
+        'uWebSockets.js has its own fixed request-head timeout; --http-header-timeout applies to --http-engine node only',
+      );
+    }
     return this.port;
   }
 
-  #createTransport(options: ConstructorParameters<typeof NodeTransport>[0]): Transport {
+  #createTransport(options: TransportOptions): Transport {
     if (this.#options.httpEngine === 'node') return new NodeTransport(options);
     try {
       return new UwsTransport(options, loadUws());
@@ -241,7 +262,8 @@ export class HttpFront {
     const status = httpStatusFor(err);
     if (!isExpectedError(err)) this.#log.error({ route: match?.route, err: errorMessage(err) }, 'request failed');
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (status === 503) headers['retry-after'] = RETRY_AFTER_SECONDS;
+    const retryAfter = retryAfterFor(err);
+    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
     if (status === 401) headers['www-authenticate'] = 'Bearer';
     return { status, headers, body: errorBody(errorMessage(err)) };
   }

@@ -55,7 +55,9 @@ export async function serve(
   engine: HttpEngine,
   options: Partial<Omit<ServeOptions, 'httpEngine'>> & { modelRepository: string },
 ): Promise<TestServer> {
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', ...options, httpEngine: engine });
+  // Tests of queueing, batching and draining hold requests in slow models' queues on purpose: they run
+  // without the server's default admission deadline (test/http-admission.test.ts pins that default).
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', defaultRequestTimeout: 0, ...options, httpEngine: engine });
   const running = await startServer(parsed);
   expect(running.server.transportKind).toBe(engine);
   let stopped: Promise<boolean> | undefined;

@@ -3,14 +3,22 @@
 // into the context.
 import type { InferOptions } from '../../engine/index.js';
 import type { RequestContext } from '../context.js';
+import { orderingGate } from '../ordering.js';
 import type { Stage } from '../stage.js';
 
-/** Runs the target's model for this request (through its route's fallback chain, if any); the tensor cache calls it on a miss. */
+/**
+ * Runs the target's model for this request (through its route's fallback chain, if any); the tensor
+ * cache calls it on a miss. With the config's dynamic_batching.preserve_ordering, results are released
+ * in submission order (../ordering.ts).
+ */
 export function execute(ctx: RequestContext, options: InferOptions): Promise<void> {
   const fallback = ctx.routing?.fallback;
   if (fallback !== undefined) return fallback.run(ctx, options);
   const decoded = ctx.decoded!;
-  return ctx.target!.model.infer(decoded.inputs, options).then((outputs) => {
+  const target = ctx.target!;
+  let result = target.model.infer(decoded.inputs, options);
+  if (target.config.dynamic_batching?.preserve_ordering === true) result = orderingGate(target.model).inOrder(result);
+  return result.then((outputs) => {
     ctx.outputs = outputs;
     ctx.source = 'compute';
   });
