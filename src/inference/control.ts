@@ -68,7 +68,7 @@ export class ServerControl {
   /** Throws NOT_FOUND for a model the repository does not have. */
   modelReady(name: string, version: string | undefined): boolean {
     if (!this.#repository.exists(name)) throw new RepositoryError('NOT_FOUND', `unknown model '${name}'`);
-    return !this.#draining && this.#repository.served(name, version).length > 0;
+    return !this.#draining && this.#repository.served(name, version).some((s) => s.model.unhealthy?.() === undefined);
   }
 
   serverMetadata(): ServerMetadataResponse {
@@ -92,7 +92,8 @@ export class ServerControl {
     return modelStatistics(
       served.map((s) => {
         const cache = this.#cache && s.config.response_cache?.enable === true ? this.#cache.modelStats(s.key) : undefined;
-        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}) };
+        const composing = s.model.composing?.();
+        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}), ...(composing ? { composing } : {}) };
       }),
     );
   }

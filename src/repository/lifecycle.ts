@@ -4,9 +4,9 @@
 // version at once and retires the old one, which drains before it unloads: nothing in flight is ever
 // unloaded under a request.
 import { realpathSync } from 'node:fs';
-import { sep } from 'node:path';
+import { basename, sep } from 'node:path';
 import type { Engine } from '../engine/index.js';
-import { backendFor, type Servable } from './backend.js';
+import { backendFor, modelFileNames, type ModelAccess, type ModelChange, type Servable } from './backend.js';
 import './backends/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
@@ -41,6 +41,10 @@ export interface LifecycleOptions {
   hooks: RepositoryHooks;
   /** True once the repository is closing: nothing new loads. */
   closed: () => boolean;
+  /** The repository as backends see it (ensembles, calls from JavaScript models). */
+  models: ModelAccess;
+  /** Told of every version that starts serving or is retired, as it happens. */
+  changed: (change: ModelChange) => void;
 }
 
 let generations = 0;
@@ -64,7 +68,7 @@ export class ModelLifecycle {
 
   versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
     const base = realpathSync(this.#options.root);
-    const out = versionsOnDisk(entry.dir, backendFor(config).modelFile(config));
+    const out = versionsOnDisk(entry.dir, modelFileNames(backendFor(config), config));
     for (const v of out) {
       if (!realpathSync(v.path ?? v.dir).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
     }
@@ -99,8 +103,8 @@ export class ModelLifecycle {
     const { config, fingerprint: configPrint } = loaded;
     const onDisk = this.versions(entry, config);
     if (onDisk.length === 0) {
-      const file = backendFor(config).modelFile(config);
-      entry.loadError = file === undefined ? `no version directory in ${entry.dir}` : `no version directory with ${file} in ${entry.dir}`;
+      const files = modelFileNames(backendFor(config), config);
+      entry.loadError = files === undefined ? `no version directory in ${entry.dir}` : `no version directory with ${files.join(' or ')} in ${entry.dir}`;
       this.#log.error({ model: entry.name }, entry.loadError);
       this.#hooks.loadFailed?.(entry.name, '', entry.loadError);
       throw new RepositoryError('LOAD_FAILED', `failed to load '${entry.name}': ${entry.loadError}`);
@@ -162,6 +166,8 @@ export class ModelLifecycle {
         where,
         engine: this.#options.engine,
         defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
+        models: this.#options.models,
+        logger: this.#log,
       });
       contentHash = await hashing;
     } catch (err) {
@@ -183,7 +189,7 @@ export class ModelLifecycle {
       model,
       config,
       platform: backend.metadataPlatform,
-      effectiveConfig: effectiveConfig(entry.name, config, model.metadata, backend),
+      effectiveConfig: effectiveConfig(entry.name, config, model.metadata, backend, disk.path === undefined ? undefined : basename(disk.path)),
       key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,
@@ -204,6 +210,7 @@ export class ModelLifecycle {
     entry.instances.set(disk.version, instance);
     entry.publish();
     this.#hooks.served?.(instance);
+    this.#options.changed({ kind: 'served', version: instance });
     this.#setStatus(entry, disk.version, { state: 'READY' });
     if (previous) this.retire(previous);
     this.#log.info(
@@ -219,6 +226,7 @@ export class ModelLifecycle {
 
   retire(instance: Instance): void {
     instance.retired = true;
+    this.#options.changed({ kind: 'retired', version: instance });
     if (instance.leases === 0) void this.unloadInstance(instance);
   }
 

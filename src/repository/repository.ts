@@ -9,11 +9,12 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
+import type { ModelAccess, ModelChange } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 import { ModelLifecycle, type RepositoryHooks, type RepositoryLogger } from './lifecycle.js';
 import { MemoryBudget } from './memory-budget.js';
-import { ModelEntry, type Instance, type ServedVersion, type VersionState } from './model-entry.js';
+import { ModelEntry, type Instance, type ServedVersion, type VersionState, type VersionStatus } from './model-entry.js';
 import { checkModelName, modelDir } from './paths.js';
 
 export type ControlMode = 'none' | 'explicit' | 'poll';
@@ -51,6 +52,9 @@ export class ModelRepository {
   readonly #entries = new Map<string, ModelEntry>();
   readonly #lifecycle: ModelLifecycle;
   readonly #budget: MemoryBudget | undefined;
+  readonly #watchers = new Set<(change: ModelChange) => void>();
+  /** The repository as backends see it: leases, what is served, configs on disk, changes. */
+  readonly access: ModelAccess;
   #poller: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
@@ -60,6 +64,21 @@ export class ModelRepository {
     this.controlMode = options.controlMode;
     this.#options = options;
     this.#log = options.logger;
+    const repository = this;
+    this.access = {
+      get onDemand() {
+        return repository.onDemand;
+      },
+      acquire: (name, version) => this.acquire(name, version),
+      release: (served) => this.release(served),
+      served: (name, version) => this.served(name, version),
+      allServed: () => this.allServed(),
+      configOf: (name) => this.#configOf(name),
+      watch: (listener) => {
+        this.#watchers.add(listener);
+        return () => void this.#watchers.delete(listener);
+      },
+    };
     this.#lifecycle = new ModelLifecycle({
       root: options.root,
       engine: options.engine,
@@ -68,6 +87,16 @@ export class ModelRepository {
       logger: options.logger,
       hooks: options.hooks ?? {},
       closed: () => this.#closed,
+      models: this.access,
+      changed: (change) => {
+        for (const listener of this.#watchers) {
+          try {
+            listener(change);
+          } catch (err) {
+            this.#log.error({ model: change.version.name, err: (err as Error).message }, 'a model-change listener failed');
+          }
+        }
+      },
     });
     if (options.memoryBudgetBytes !== undefined) {
       this.#budget = new MemoryBudget(options.memoryBudgetBytes, this.#entries, this.#lifecycle, options.logger);
@@ -196,6 +225,20 @@ export class ModelRepository {
     return instance;
   }
 
+  #configOf(name: string): ModelConfig | undefined {
+    try {
+      let entry = this.#entries.get(name);
+      if (!entry) {
+        const dir = modelDir(this.root, name);
+        if (!dir) return undefined;
+        entry = new ModelEntry(name, dir); // a look at the disk only: not registered
+      }
+      return this.#lifecycle.readConfig(entry).config;
+    } catch {
+      return undefined;
+    }
+  }
+
   // --- control -------------------------------------------------------------------------------
 
   /** Rescans the repository (poll mode calls it periodically). */
@@ -274,7 +317,11 @@ export class ModelRepository {
         if (!options.ready) out.push({ name, state: 'UNAVAILABLE', reason: entry?.loadError ?? 'unloaded' });
         continue;
       }
-      for (const [version, s] of [...entry.status].sort((a, b) => a[0] - b[0])) {
+      for (const [version, status] of [...entry.status].sort((a, b) => a[0] - b[0])) {
+        // A served version that cannot answer right now (a JavaScript model whose workers cannot
+        // start, an ensemble missing a step) is not READY, whatever its load said.
+        const unhealthy = status.state === 'READY' ? entry.instances.get(version)?.model.unhealthy?.() : undefined;
+        const s: VersionStatus = unhealthy !== undefined ? { state: 'UNAVAILABLE', reason: unhealthy } : status;
         if (options.ready && s.state !== 'READY') continue;
         out.push({ name, version: String(version), state: s.state, ...(s.reason ? { reason: s.reason } : {}) });
       }
@@ -304,11 +351,11 @@ export class ModelRepository {
     }
   }
 
-  /** True when every model that must be loaded serves at least one READY version. */
+  /** True when every model that must be loaded serves at least one READY version that can answer. */
   ready(): boolean {
     if (this.#closed) return false;
     for (const entry of this.#entries.values()) {
-      if (entry.required && !entry.latest) return false;
+      if (entry.required && (!entry.latest || entry.latest.model.unhealthy?.() !== undefined)) return false;
     }
     return true;
   }

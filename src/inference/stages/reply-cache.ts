@@ -20,7 +20,7 @@ export class ReplyCacheStage implements Stage {
     const key = this.#cache.replyKey({
       model: target.name,
       version: target.versionLabel,
-      contentHash: target.contentHash,
+      contentHash: target.model.cacheIdentity?.() ?? target.contentHash,
       headerLength: `${ctx.wire.format}\0${ctx.variant ?? ''}`,
       body: ctx.payload,
     });
