@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, type Sample } from './family.js';
 import { NativeModelMetrics, type StatsSource } from './native.js';
+import { PipelineMetrics, type PipelineSource } from './pipelines.js';
 import { RequestFamilies } from './request-families.js';
 
 export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING';
@@ -58,6 +59,7 @@ export class ServerMetrics {
   readonly registry: Registry;
   readonly prefix: string;
   readonly #native: NativeModelMetrics;
+  readonly #pipelines: PipelineMetrics;
   readonly #httpFamilies: RequestFamilies;
   readonly #grpcFamilies: RequestFamilies;
   readonly #states = new Map<string, StateSeries>();
@@ -68,6 +70,7 @@ export class ServerMetrics {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
     const registry = (this.registry = options.registry ?? new Registry());
     this.#native = new NativeModelMetrics(prefix);
+    this.#pipelines = new PipelineMetrics(prefix);
     this.#httpFamilies = new RequestFamilies(
       {
         total: `${prefix}http_requests_total`,
@@ -90,6 +93,7 @@ export class ServerMetrics {
     );
     const families: ScrapeFamily[] = [
       ...this.#native.families,
+      ...this.#pipelines.families,
 
       ...this.#httpFamilies.families,
       ...this.#grpcFamilies.families,
@@ -145,18 +149,21 @@ export class ServerMetrics {
   // ---- models (read at scrape time) -------------------------------------------------------------
 
   /** Reports `source.stats()` under {model, version} from the next scrape on; replaces an earlier source. */
-  trackModel(name: string, version: string, source: StatsSource): void {
+  trackModel(name: string, version: string, source: StatsSource & PipelineSource): void {
     this.#native.track(name, version, source);
+    this.#pipelines.track(name, version, source);
   }
 
   /** Drops the model version's native series (a later track starts them again; Prometheus sees a reset). */
   untrackModel(name: string, version: string): void {
     this.#native.untrack(name, version);
+    this.#pipelines.untrack(name, version);
   }
 
   /** Untracks the model version and drops its state and load-failure series: it left the repository. */
   forgetModel(name: string, version: string): void {
     this.#native.untrack(name, version);
+    this.#pipelines.untrack(name, version);
     const key = versionKey(name, version);
     this.#states.delete(key);
     this.#loadFailures.delete(key);
