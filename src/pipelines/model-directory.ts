@@ -97,6 +97,7 @@ export class ModelDirectory {
           trace: call.trace,
           chain: call.chain,
           waiter,
+          parameters: call.parameters,
           donateInputs: true,
         });
         reply = { kind: 'reply', id: call.id, outputs: wireTensors(outputs, true, transfer), error: undefined };

@@ -32,6 +32,8 @@ export interface JsCallOptions {
   timeoutMs?: number;
   /** Default: the calling request's priority. */
   priority?: number;
+  /** The called model's request parameters (a JavaScript model reads them as request.parameters). */
+  parameters?: Record<string, unknown>;
 }
 
 export interface JsRequest {

@@ -15,6 +15,12 @@ import type { TaskResult, WireRequest } from './protocol.js';
 import { nowNs, JsCall, JsTask } from './request.js';
 import type { OutputSpec } from './responses.js';
 
+/**
+ * Once every request of a running execute has timed out, the worker hears it (request.signal aborts,
+ * calls made for them are cancelled) and has this long to return before it is stopped.
+ */
+export const KILL_GRACE_MS = 1000;
+
 export interface DispatcherOptions {
   name: string;
   /** "model 'x' version 1" */
@@ -73,12 +79,13 @@ export class Dispatcher implements GraphPool {
     if (!call.settled && call.runningIn === undefined && call.waiter !== undefined && waitGraph.wouldDeadlock(call)) {
       this.#o.queue.remove(call);
       const { threads, name } = this.#o;
+      const busy = threads === 1 ? 'its only worker runs an execute that waits' : `all ${threads} of its workers run executes that wait`;
       this.#fail(
         call,
         new TensorgateError(
           'UNAVAILABLE',
-          `${this.label} cannot take this call: all ${threads} of its worker${threads === 1 ? '' : 's'} run executes that wait, directly or through other models, ` +
-            `on this very call (call chain: ${chainText(call.chain)}); it would wait for ever. Raise instance_group count of '${name}' or break the cycle`,
+          `${this.label} cannot take this call: ${busy}, directly or through other models, on this very call ` +
+            `(call chain: ${chainText(call.chain)}); it would wait for ever. Raise the instance_group count of '${name}' or break the cycle`,
         ),
       );
     }
@@ -193,20 +200,29 @@ export class Dispatcher implements GraphPool {
     const now = nowNs();
     const overall = executeEnd !== 0 && now >= executeEnd;
     for (const c of task.live()) {
+      let error: TensorgateError | undefined;
       if (overall) {
-        this.#fail(c, new TensorgateError('TIMEOUT', `${this.label}: execute ran longer than execute_timeout_ms (${this.#o.executeTimeoutMs} ms); its worker is being replaced`));
+        error = new TensorgateError('TIMEOUT', `${this.label}: execute ran longer than execute_timeout_ms (${this.#o.executeTimeoutMs} ms)`);
       } else if (c.deadlineNs !== 0 && c.deadlineNs <= now) {
-        this.#fail(c, new TensorgateError('TIMEOUT', `${this.label}: execute did not finish before the request's deadline`));
+        error = new TensorgateError('TIMEOUT', `${this.label}: execute did not finish before the request's deadline`);
+      }
+      if (error) {
+        this.#fail(c, error);
+        this.#pool!.broadcast({ kind: 'abort', task: task.id, index: c.index, reason: { kind: 'TIMEOUT', message: error.message } });
       }
     }
     if (task.live().length > 0) {
       this.#armDeadline(task);
       return;
     }
-    // Nobody waits for this execute any more: stop its worker (piscina starts a new one).
-    task.killed = true;
-    this.#pool!.timeouts++;
-    task.abort.abort();
+    // Nobody waits for this execute any more: if it does not return within the grace, stop its
+    // worker (piscina starts a new one).
+    task.timer = setTimeout(() => {
+      if (!this.#tasks.has(task.id)) return;
+      task.killed = true;
+      this.#pool!.timeouts++;
+      task.abort.abort();
+    }, KILL_GRACE_MS);
   }
 
   #finished(task: JsTask, result: TaskResult | undefined, err: unknown): void {

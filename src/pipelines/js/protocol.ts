@@ -47,6 +47,7 @@ export interface CallRequest {
   priority: number;
   trace: CallTrace | undefined;
   chain: string[];
+  parameters: Record<string, unknown> | undefined;
 }
 
 export type FromWorker =

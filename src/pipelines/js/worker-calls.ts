@@ -100,7 +100,7 @@ export class WorkerCalls {
   async infer(model: string, inputs: Record<string, JsTensor>, options: JsCallOptions, caller: CallerContext): Promise<Record<string, JsTensor>> {
     if (typeof model !== 'string' || model.length === 0) throw new TensorgateError('INVALID_ARGUMENT', 'infer(model, inputs): model must be a model name');
     if (caller.signal.aborted) throw new TensorgateError('ABORTED', `call to '${model}' not made: the calling request was cancelled`);
-    const chain = enterChain(caller.chain, model);
+    enterChain(caller.chain, model); // refused here already when the chain is too deep
     const version = options.version === undefined ? undefined : String(options.version);
     let timeoutUs = 0;
     if (caller.deadlineMs !== undefined) {
@@ -122,7 +122,7 @@ export class WorkerCalls {
         if (next !== undefined && next !== handle) return this.#direct(next, inputs, options.outputs, timeoutUs, priority, caller.signal);
       }
     }
-    return this.#viaMain(model, version, inputs, options.outputs, timeoutUs, priority, chain, caller);
+    return this.#viaMain(model, version, inputs, options, timeoutUs, priority, caller);
   }
 
   async #direct(handle: number, inputs: Record<string, JsTensor>, outputs: string[] | undefined, timeoutUs: number, priority: number, signal: AbortSignal): Promise<Record<string, JsTensor>> {
@@ -144,10 +144,9 @@ export class WorkerCalls {
     model: string,
     version: string | undefined,
     inputs: Record<string, JsTensor>,
-    outputs: string[] | undefined,
+    options: JsCallOptions,
     timeoutUs: number,
     priority: number,
-    chain: readonly string[],
     caller: CallerContext,
   ): Promise<Record<string, JsTensor>> {
     const id = this.#nextId++;
@@ -173,7 +172,21 @@ export class WorkerCalls {
         },
       });
       this.post(
-        { kind: 'call', id, task: caller.task, model, version, inputs: wire, outputs, timeoutUs, priority, trace: caller.trace, chain: [...chain] },
+        {
+          kind: 'call',
+          id,
+          task: caller.task,
+          model,
+          version,
+          inputs: wire,
+          outputs: options.outputs,
+          timeoutUs,
+          priority,
+          trace: caller.trace,
+          // The chain the call is made in; the called model adds itself.
+          chain: [...caller.chain],
+          parameters: options.parameters,
+        },
         [...transfer],
       );
     });
