@@ -34,7 +34,7 @@ const request = (u: (typeof USERS)[number]): V2Request =>
 /** The top-k step computed independently: mean over the sequence, dot with every item, best k not seen. */
 function topkReference(encoded: number[], seq: number, recent: number[]): number[] {
   const user = new Float64Array(DIM);
-  for (let t = 0; t < seq; t++) for (let d = 0; d < DIM; d++) user[d] += encoded[t * DIM + d]! / seq;
+  for (let t = 0; t < seq; t++) for (let d = 0; d < DIM; d++) user[d] = user[d]! + encoded[t * DIM + d]! / seq;
   const scored: Array<[number, number]> = [];
   for (let i = 0; i < ITEMS; i++) {
     if (recent.includes(i)) continue;

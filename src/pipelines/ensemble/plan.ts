@@ -34,6 +34,8 @@ export interface EnsemblePlan {
   consumers: Map<string, number[]>;
   /** Concurrent calls per step (0: unlimited). */
   maxInflight: number;
+  /** Whether two steps can ever run at once (else each waits on the one before: a chain). */
+  parallel: boolean;
 }
 
 /** Where a tensor comes from: an ensemble input, or a step's output. */
@@ -112,7 +114,28 @@ export function planEnsemble(name: string, config: ModelConfig, where: string, c
       if (consumers.get(tensor)!.length === 1 && !outputNames.has(tensor) && 'step' in producers.get(tensor)!) step.donatable.add(tensor);
     }
   }
-  return { name, inputs, outputs, maxBatchSize, steps, consumers, maxInflight: scheduling.max_inflight_requests };
+  return { name, inputs, outputs, maxBatchSize, steps, consumers, maxInflight: scheduling.max_inflight_requests, parallel: hasParallelSteps(steps, producers) };
+}
+
+/** True when some two steps do not depend on each other, directly or not. */
+function hasParallelSteps(steps: PlanStep[], producers: Map<string, Producer>): boolean {
+  const before = steps.map(() => new Set<number>());
+  const visit = (i: number): Set<number> => {
+    const set = before[i]!;
+    if (set.has(-1)) return set;
+    set.add(-1); // visited
+    for (const [, tensor] of steps[i]!.inputs) {
+      const p = producers.get(tensor)!;
+      if ('step' in p) {
+        set.add(p.step);
+        for (const j of visit(p.step)) set.add(j);
+      }
+    }
+    return set;
+  };
+  steps.forEach((_, i) => visit(i));
+  for (let a = 0; a < steps.length; a++) for (let b = a + 1; b < steps.length; b++) if (!before[a]!.has(b) && !before[b]!.has(a)) return true;
+  return false;
 }
 
 /** The steps must form a DAG: a step cannot wait, through other steps, on its own output. */

@@ -5,7 +5,7 @@
 // reach every step; the first failing step fails the request (its error kind kept, the step named)
 // and cancels the steps still running.
 import { TensorgateError } from '../../engine/errors.js';
-import type { InferInputs, InferOutputs, InferTimings, InputTensor } from '../../engine/index.js';
+import type { AbortSignalLike, InferInputs, InferOutputs, InferTimings, InputTensor } from '../../engine/index.js';
 import type { ModelAccess, ServableInferOptions } from '../../repository/backend.js';
 import type { ServedVersion } from '../../repository/model-entry.js';
 import { withContext } from '../errors.js';
@@ -20,14 +20,14 @@ export class StepGate {
   readonly #waiting: Array<() => void> = [];
   constructor(readonly limit: number) {}
 
-  enter(signal: AbortSignal): Promise<void> | undefined {
+  enter(signal: AbortSignalLike | undefined): Promise<void> | undefined {
     if (this.limit === 0 || this.#inflight < this.limit) {
       this.#inflight++;
       return undefined;
     }
     return new Promise((resolve, reject) => {
       const go = (): void => {
-        signal.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         this.#inflight++;
         resolve();
       };
@@ -36,7 +36,7 @@ export class StepGate {
         if (i >= 0) this.#waiting.splice(i, 1);
         reject(new TensorgateError('ABORTED', 'inference aborted while waiting for max_inflight_requests'));
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiting.push(go);
     });
   }
@@ -66,10 +66,14 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
   for (const name in inputs) tensors.set(name, inputs[name]!);
   // Inputs each step still waits for (the ensemble's own inputs are there from the start).
   const missing = plan.steps.map((s) => s.inputs.filter(([, tensor]) => !tensors.has(tensor)).length);
-  const controller = new AbortController();
+  // Steps that run side by side are cancelled together when one fails; a chain runs one step at a
+  // time, so the caller's own signal is all its steps need (and no controller is paid for).
   const callerSignal = options.signal;
-  const onCallerAbort = (): void => controller.abort(callerSignal?.reason);
-  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const controller = plan.parallel ? new AbortController() : undefined;
+  const onCallerAbort = (): void => controller!.abort(callerSignal?.reason);
+  if (controller) callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const signal = controller?.signal ?? callerSignal;
+  const stopped = (): boolean => settled || signal?.aborted === true;
   const timings = options.timings;
   let pending = plan.steps.length;
   let settled = false;
@@ -78,9 +82,9 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
     const finish = (error: unknown): void => {
       if (settled) return;
       settled = true;
-      callerSignal?.removeEventListener('abort', onCallerAbort);
+      if (controller) callerSignal?.removeEventListener('abort', onCallerAbort);
       if (error !== undefined) {
-        controller.abort(error);
+        controller?.abort(error);
         reject(error);
         return;
       }
@@ -106,7 +110,7 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
 
     const runStep = async (step: PlanStep): Promise<void> => {
       const gate = rc.gates[step.index]!;
-      const entering = gate.enter(controller.signal);
+      const entering = gate.enter(signal);
       if (entering) await entering;
       if (settled) {
         gate.leave();
@@ -123,18 +127,20 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
         }
         const leased = rc.models.acquire(step.model, step.version);
         served = leased instanceof Promise ? await leased : leased;
-        if (controller.signal.aborted) throw new TensorgateError('ABORTED', 'inference aborted');
+        if (stopped()) throw new TensorgateError('ABORTED', 'inference aborted');
         const stepInputs: Record<string, InputTensor> = {};
         let donate = true;
         for (const [input, tensor] of step.inputs) {
           stepInputs[input] = tensors.get(tensor) as InputTensor;
           if (!step.donatable.has(tensor)) donate = false;
         }
+        // Asking for every output is asking for none in particular (the engine then skips the selection).
+        const all = served.model.metadata.outputs.length === step.requested.length;
         const outputs = await served.model.infer(stepInputs, {
-          outputs: step.requested,
+          outputs: all ? undefined : step.requested,
           priority: options.priority,
           timeoutUs: remainingUs,
-          signal: controller.signal,
+          signal,
           timings: stepTimings,
           trace: options.trace,
           chain: rc.chain,
