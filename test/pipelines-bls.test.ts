@@ -5,6 +5,7 @@
 // refused with the chain in the message, never a deadlock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { addConstModel } from './helpers/repo-fixtures.js';
 import { addModel, slowBatchModel } from '../src/onnx/models.js';
 import { MAX_CALL_DEPTH, enterChain } from '../src/pipelines/calls.js';
@@ -130,9 +131,10 @@ describe('calls from JavaScript models', () => {
   });
 
   it('two requests that would wait on each other across models: one is refused, the other completes', async () => {
-    // ping's execute and pong's execute each hold their only worker, then call the other.
-    const a = call('pong', { kind: 'js', sleep_ms: 300, inner: { stop: true } }, { model: 'ping' });
-    const b = call('ping', { kind: 'js', sleep_ms: 300, inner: { stop: true } }, { model: 'pong' });
+    // ping's execute and pong's execute each hold their only worker (both reach the barrier), then call the other.
+    const barrier = join(repo.staging, 'barrier');
+    const a = call('pong', { kind: 'js', barrier, inner: { stop: true } }, { model: 'ping' });
+    const b = call('ping', { kind: 'js', barrier, inner: { stop: true } }, { model: 'pong' });
     const results = await Promise.all([a, b]);
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 503]);

@@ -89,7 +89,8 @@ describe('ensembles', () => {
   });
 
   it('runs independent steps side by side', async () => {
-    const r = await infer(server.port, 'mix', v2Request(fp32([[1, 1, 1]], 'IN'), { parameters: { sleep_ms: 300 } }));
+    // Each step waits at a barrier until the other arrived: they can only both answer side by side.
+    const r = await infer(server.port, 'mix', v2Request(fp32([[1, 1, 1]], 'IN'), { parameters: { barrier: join(repo.staging, 'barrier') } }));
     expect(r.status, r.http.text()).toBe(200);
     const [a0, a1] = r.out('SPAN_A');
     const [b0, b1] = r.out('SPAN_B');

@@ -17,6 +17,9 @@ import { Piscina } from 'piscina';
 import type { WorkerStats } from '../../repository/backend.js';
 import type { ModelDirectory } from '../model-directory.js';
 import type { CallRequest, FromWorker, HelloMessage, TaskMessage, TaskResult, ToWorker, WorkerSetup } from './protocol.js';
+import { Generation, WorkerLink, type Placement } from './worker-link.js';
+
+export { WorkerLink };
 
 /** The worker entry: worker.js next to this file in a build; from source, a boot file that loads worker.ts. */
 export const WORKER_FILE = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker-boot.mjs' : './worker.js', import.meta.url));
@@ -44,43 +47,6 @@ export interface PoolOptions {
   onCapacity(): void;
   /** A call the model code on a worker made to another model. */
   onCall(link: WorkerLink, call: CallRequest): void;
-}
-
-/** Where piscina ran a task (set by our load balancer; -1 until placed). */
-interface Placement {
-  threadId: number;
-}
-
-/** A worker's channel. 'dead': its task failed with it, its channel has not closed yet. */
-export class WorkerLink {
-  state: 'starting' | 'ready' | 'dead' | 'closed' = 'starting';
-  /** The worker said why it failed to start. */
-  failure: string | undefined;
-  readonly calls = new Map<number, AbortController>();
-  finalized: ((error: string | undefined) => void) | undefined;
-  constructor(
-    readonly port: MessagePort,
-    readonly threadId: number,
-    readonly generation: Generation,
-  ) {}
-
-  post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    if (this.state !== 'closed') this.port.postMessage(message, transfer);
-  }
-}
-
-/** One piscina instance and its workers. */
-class Generation {
-  readonly links = new Set<WorkerLink>();
-  readonly byThread = new Map<number, WorkerLink>();
-  ready = 0;
-  /** Tasks dispatched to it and not finished. */
-  running = 0;
-  startFailures = 0;
-  lastFailure: string | undefined;
-  /** Called on every change of readiness (start-up waits on it). */
-  changed: (() => void) | undefined;
-  piscina!: Piscina;
 }
 
 export class WorkerPool {
