@@ -86,6 +86,8 @@ describe('ensembles', () => {
     expect(config.platform).toBe('ensemble');
     expect(config.ensemble_scheduling.step).toHaveLength(3);
     expect(config.instance_group).toBeUndefined();
+    const { parseModelConfig } = await import('../src/repository/index.js');
+    expect(() => parseModelConfig(config, 'effective config', 'mix')).not.toThrow();
   });
 
   it('runs independent steps side by side', async () => {

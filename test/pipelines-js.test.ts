@@ -64,6 +64,10 @@ describe('JavaScript models over HTTP', () => {
     });
     const config = (await get(server.port, '/v2/models/pair/config')).json();
     expect(config).toMatchObject({ name: 'pair', backend: 'js', max_batch_size: 8, default_model_filename: 'model.mjs', instance_group: [{ count: 2 }] });
+    expect(config.platform).toBeUndefined();
+    // The effective config is a valid config: it loads again as it is.
+    const { parseModelConfig } = await import('../src/repository/index.js');
+    expect(() => parseModelConfig(config, 'effective config', 'pair')).not.toThrow();
     expect((await get(server.port, '/v2/models/pair/ready')).status).toBe(200);
     expect((await get(server.port, '/v2/health/ready')).status).toBe(200);
   });

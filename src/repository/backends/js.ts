@@ -12,4 +12,10 @@ export const JS_BACKEND: Backend = {
   metadataPlatform: JS_PLATFORM,
   modelFile: (config) => (config.default_model_filename !== undefined ? config.default_model_filename : ['model.js', 'model.mjs']),
   load: (load: BackendLoad): Promise<Servable> => JsServable.load(load),
+  completeConfig(config) {
+    // Selected by `backend` alone (as Triton's python backend): no platform, so the effective config
+    // loads again as it is.
+    const { platform: _platform, ...rest } = config;
+    return rest;
+  },
 };
