@@ -240,6 +240,7 @@ describe('JavaScript models over HTTP', () => {
     const entry = (await indexOf(server.port)).find((e) => e.name === 'fragile')!;
     expect(entry.state).toBe('UNAVAILABLE');
     expect(entry.reason).toMatch(/no worker of model 'fragile' version 1 can start: initialize blocked by a marker file/);
+    expect(metricValue(await metricsText(server.port), 'tensorgate_model_state', { model: 'fragile', state: 'UNAVAILABLE' })).toBe(1);
     const refused = await infer(server.port, 'fragile', v2Request(row(1)));
     expect(refused.status).toBe(503);
     expect(refused.body.error).toMatch(/initialize blocked by a marker file/);

@@ -49,6 +49,7 @@ interface CacheLevelSeries {
 
 interface StateSeries {
   state: ModelState;
+  readonly key: string;
   /** One label set per MODEL_STATES entry. */
   readonly labels: Labels[];
 }
@@ -63,6 +64,8 @@ export class ServerMetrics {
   readonly #httpFamilies: RequestFamilies;
   readonly #grpcFamilies: RequestFamilies;
   readonly #states = new Map<string, StateSeries>();
+  /** Tracked versions that can tell they cannot answer now (JavaScript models, ensembles). */
+  readonly #health = new Map<string, { unhealthy?(): string | undefined }>();
   readonly #loadFailures = new Map<string, { readonly labels: Labels; count: number }>();
   readonly #cache = new Map<CacheLevel, CacheLevelSeries>();
 
@@ -104,7 +107,9 @@ export class ServerMetrics {
         'gauge',
         (out) => {
           for (const s of this.#states.values()) {
-            MODEL_STATES.forEach((state, i) => out.push({ labels: s.labels[i]!, value: state === s.state ? 1 : 0 }));
+            // READY but unable to answer (its workers cannot start, a step is gone) is UNAVAILABLE, as the index says.
+            const current = s.state === 'READY' && this.#health.get(s.key)?.unhealthy?.() !== undefined ? 'UNAVAILABLE' : s.state;
+            MODEL_STATES.forEach((state, i) => out.push({ labels: s.labels[i]!, value: state === current ? 1 : 0 }));
           }
         },
       ),
@@ -149,21 +154,24 @@ export class ServerMetrics {
   // ---- models (read at scrape time) -------------------------------------------------------------
 
   /** Reports `source.stats()` under {model, version} from the next scrape on; replaces an earlier source. */
-  trackModel(name: string, version: string, source: StatsSource & PipelineSource): void {
+  trackModel(name: string, version: string, source: StatsSource & PipelineSource & { unhealthy?(): string | undefined }): void {
     this.#native.track(name, version, source);
     this.#pipelines.track(name, version, source);
+    if (source.unhealthy) this.#health.set(versionKey(name, version), source);
   }
 
   /** Drops the model version's native series (a later track starts them again; Prometheus sees a reset). */
   untrackModel(name: string, version: string): void {
     this.#native.untrack(name, version);
     this.#pipelines.untrack(name, version);
+    this.#health.delete(versionKey(name, version));
   }
 
   /** Untracks the model version and drops its state and load-failure series: it left the repository. */
   forgetModel(name: string, version: string): void {
     this.#native.untrack(name, version);
     this.#pipelines.untrack(name, version);
+    this.#health.delete(versionKey(name, version));
     const key = versionKey(name, version);
     this.#states.delete(key);
     this.#loadFailures.delete(key);
@@ -197,7 +205,7 @@ export class ServerMetrics {
     const key = versionKey(name, version);
     const s = this.#states.get(key);
     if (s) s.state = state;
-    else this.#states.set(key, { state, labels: MODEL_STATES.map((st) => ({ model: name, version, state: st })) });
+    else this.#states.set(key, { state, key, labels: MODEL_STATES.map((st) => ({ model: name, version, state: st })) });
   }
 
   // ---- response cache (per lookup) --------------------------------------------------------------
