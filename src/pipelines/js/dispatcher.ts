@@ -176,8 +176,10 @@ export class Dispatcher implements GraphPool {
     task.inputNs = nowNs() - start;
     this.#tasks.set(task.id, task);
     this.#armDeadline(task);
-    this.#pool!.run({ task: task.id, requests }, [...transfer], task.abort.signal).then(
-      (result) => this.#finished(task, result, undefined),
+    const { result, stop } = this.#pool!.run({ task: task.id, requests }, [...transfer]);
+    task.stop = stop;
+    result.then(
+      (r) => this.#finished(task, r, undefined),
       (err: unknown) => this.#finished(task, undefined, err),
     );
   }
@@ -221,7 +223,7 @@ export class Dispatcher implements GraphPool {
       if (!this.#tasks.has(task.id)) return;
       task.killed = true;
       this.#pool!.timeouts++;
-      task.abort.abort();
+      task.stop();
     }, KILL_GRACE_MS);
   }
 

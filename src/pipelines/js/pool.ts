@@ -252,13 +252,16 @@ export class WorkerPool {
     return Math.max(0, this.#current.ready - this.#current.running);
   }
 
-  /** Runs one task (an execute) on a worker of the current generation. */
-  run(task: TaskMessage, transfer: ArrayBuffer[], signal: AbortSignal): Promise<TaskResult> {
+  /**
+   * Runs one task (an execute) on a worker of the current generation. `stop()` stops the worker
+   * running it (the task then fails, and piscina starts a replacement).
+   */
+  run(task: TaskMessage, transfer: ArrayBuffer[]): { result: Promise<TaskResult>; stop(): void } {
     const gen = this.#current;
     gen.running++;
     const placement: Placement = { threadId: -1 };
     Object.defineProperty(task, Piscina.queueOptionsSymbol, { value: placement }); // read by our balancer, not posted
-    const result = gen.piscina.run(task, { transferList: transfer, signal }) as Promise<TaskResult>;
+    const result = gen.piscina.run(task, { transferList: transfer }) as Promise<TaskResult>;
     result.then(
       () => {
         gen.running--;
@@ -275,7 +278,10 @@ export class WorkerPool {
         gen.changed?.();
       },
     );
-    return result;
+    const stop = (): void => {
+      for (const worker of gen.piscina.threads) if (worker.threadId === placement.threadId) void worker.terminate();
+    };
+    return { result, stop };
   }
 
   /** Sends `message` to every worker (one of them runs the task it is about). */

@@ -97,7 +97,8 @@ export class JsCall implements Queued, GraphCall {
 }
 
 export class JsTask extends GraphTask {
-  readonly abort = new AbortController();
+  /** Stops the worker running it (set once dispatched). */
+  stop: () => void = () => {};
   timer: NodeJS.Timeout | undefined = undefined;
   /** Set when the server stopped the worker (a deadline passed): its failure is expected. */
   killed = false;

@@ -23,8 +23,30 @@ const setup = workerData as WorkerSetup;
 const { port1: port, port2 } = new MessageChannel();
 parentPort!.postMessage({ kind: 'tensorgate:hello', threadId, port: port2 } satisfies HelloMessage, [port2]);
 
-/** Abort controllers of the requests of the tasks running here (tasks x request index). */
-const running = new Map<number, AbortController[]>();
+/**
+ * A request's cancellation, made on first use: most executes never look at request.signal, and an
+ * AbortController per request is not free.
+ */
+class Cancellation {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+  abort(reason: unknown): void {
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** Cancellations of the requests of the tasks running here (tasks x request index). */
+const running = new Map<number, Cancellation[]>();
 
 let model: JsModel | undefined;
 
@@ -68,9 +90,8 @@ try {
 }
 calls.post({ kind: 'ready' });
 
-function request(task: number, index: number, wire: TaskMessage['requests'][number], controller: AbortController): JsRequest {
+function request(task: number, wire: TaskMessage['requests'][number], cancellation: Cancellation): JsRequest {
   const deadlineMs = wire.remainingUs > 0 ? performance.now() + wire.remainingUs / 1000 : undefined;
-  const caller = { task, signal: controller.signal, deadlineMs, priority: wire.priority, trace: wire.trace, chain: wire.chain };
   return {
     inputs: fromWire(wire.inputs),
     requestedOutputs: wire.outputs,
@@ -78,9 +99,12 @@ function request(task: number, index: number, wire: TaskMessage['requests'][numb
     id: wire.id,
     priority: wire.priority,
     trace: wire.trace,
-    signal: controller.signal,
+    get signal() {
+      return cancellation.signal;
+    },
     remainingMs: () => (deadlineMs === undefined ? undefined : Math.max(0, deadlineMs - performance.now())),
-    infer: (name, inputs, options = {}) => calls.infer(name, inputs, options, caller),
+    infer: (name, inputs, options = {}) =>
+      calls.infer(name, inputs, options, { task, signal: cancellation.signal, deadlineMs, priority: wire.priority, trace: wire.trace, chain: wire.chain }),
   };
 }
 
@@ -111,10 +135,9 @@ function response(value: JsResponse | undefined, index: number, transfer: Set<Ar
 }
 
 export default async function run(task: TaskMessage): Promise<unknown> {
-  calls.drain();
-  const controllers = task.requests.map(() => new AbortController());
-  running.set(task.task, controllers);
-  const requests = task.requests.map((r, i) => request(task.task, i, r, controllers[i]!));
+  const cancellations = task.requests.map(() => new Cancellation());
+  running.set(task.task, cancellations);
+  const requests = task.requests.map((r, i) => request(task.task, r, cancellations[i]!));
   const transfer = new Set<ArrayBuffer>();
   const t0 = performance.now();
   let result: TaskResult;
