@@ -17,9 +17,10 @@ export function bucketOf(ns: number): number {
 export class Duration implements DurationStat {
   count = 0;
   ns = 0;
+  /** Durations are kept in whole ns (Triton's uint64; the gRPC statistics carry them as such). */
   add(ns: number, n = 1): void {
     this.count += n;
-    this.ns += ns;
+    this.ns += Math.round(ns);
   }
   snapshot(): DurationStat {
     return { count: this.count, ns: this.ns };
