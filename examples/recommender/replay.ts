@@ -6,7 +6,8 @@
 // level answered, and draws latency over time.
 //
 // Environment: RECOMMENDER_SECONDS (30), RECOMMENDER_RATE (base req/s, 300), RECOMMENDER_CLIENTS
-// (connections, 64), RECOMMENDER_OUT (results directory, examples/recommender/results).
+// (connections, 64), RECOMMENDER_WARMUP (requests sent first and not counted, 200),
+// RECOMMENDER_OUT (results directory, examples/recommender/results).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { EXAMPLE_DIR, prepareRepository, routeBackendPresent } from './setup.js'
 const SECONDS = Number(process.env.RECOMMENDER_SECONDS ?? 30);
 const RATE = Number(process.env.RECOMMENDER_RATE ?? 300);
 const CLIENTS = Number(process.env.RECOMMENDER_CLIENTS ?? 64);
+const WARMUP = Number(process.env.RECOMMENDER_WARMUP ?? 200);
 const OUT = process.env.RECOMMENDER_OUT ?? join(EXAMPLE_DIR, 'results');
 const BURSTS = { every: 8, length: 2, factor: 3 };
 const EVENTS = { rollout: 0.35, failure: 0.6, recovery: 0.8 };
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
   try {
     // Without routes the encoder starts on version 1 only; the rollout moves it to version 2.
     for (const name of p.load) await control(server, 'load', name, name === 'encoder' && !p.routes ? encoderConfig({ specific: { versions: [1] } }) : undefined);
+    await warmUp(server.port, p.target);
     console.log(`serving ${p.target} on port ${server.port}; replaying ${SECONDS} s at ${RATE} req/s (bursts x${BURSTS.factor}), ${CLIENTS} connections`);
     const result = await replay(server, p);
     report(result, p);
@@ -131,6 +134,24 @@ async function main(): Promise<void> {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Requests before the replay, not counted: code compiled, pools and arenas grown. */
+async function warmUp(port: number, target: string): Promise<void> {
+  const population = new Population(1000, 7);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const body = requestBody(population.next());
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/models/${target}/infer`, agent, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', () => resolve());
+      req.end(body);
+    });
+  for (let i = 0; i < WARMUP; i += 8) await Promise.all(Array.from({ length: Math.min(8, WARMUP - i) }, one));
+  agent.destroy();
 }
 
 interface Result {
