@@ -268,12 +268,15 @@ describe('ensemble validation', () => {
     expect(r.json().error).toMatch(/outer\/config\.json: ensemble_scheduling\.step\[0\]\.model_name: model 'inner' leads back to this ensemble \(outer -> inner -> outer\)/);
   });
 
-  it('a step not loaded (explicit mode) fails the load, naming it', async () => {
+  it('a step not loaded (explicit mode) fails the load, naming it; the ensemble loads once the step is served', async () => {
     putEnsemble(repo.root, 'needs', single('double'));
     const unload = await post(server.port, '/v2/repository/models/double/unload', {});
     expect(unload.status).toBe(200);
     const r = await post(server.port, '/v2/repository/models/needs/load', {});
     expect(r.status).toBe(400);
     expect(r.json().error).toMatch(/step\[0\]\.model_name: model 'double' is not (loaded|ready)/);
+    expect((await post(server.port, '/v2/repository/models/double/load', {})).status).toBe(200);
+    await until(async () => (await get(server.port, '/v2/models/needs/ready')).status === 200, 'needs loaded after its step');
+    expect((await infer(server.port, 'needs', v2Request(fp32([[1, 2, 3]], 'IN')))).out('OUT')).toEqual([2, 4, 6]);
   });
 });

@@ -169,6 +169,8 @@ export interface Backend {
   load(load: BackendLoad): Promise<Servable>;
   /** Adjusts the effective config (GET .../config) to what the backend supports. */
   completeConfig?(config: Record<string, unknown>): Record<string, unknown>;
+  /** Models a version is built from (an ensemble's steps): one that failed to load is tried again when one of them starts serving. */
+  dependencies?(config: ModelConfig): string[];
 }
 
 const backends = new Map<string, Backend>();

@@ -157,6 +157,7 @@ export class ModelLifecycle {
     let contentHash: string;
     try {
       const hashing = hashVersion(disk.dir, configPrint);
+      hashing.catch(() => undefined); // a failed load never awaits it: its files may be gone by then
       model = await backend.load({
         name: entry.name,
         version: disk.version,

@@ -9,7 +9,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
-import type { ModelAccess, ModelChange } from './backend.js';
+import { backendFor, type ModelAccess, type ModelChange } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 import { ModelLifecycle, type RepositoryHooks, type RepositoryLogger } from './lifecycle.js';
@@ -96,6 +96,7 @@ export class ModelRepository {
             this.#log.error({ model: change.version.name, err: (err as Error).message }, 'a model-change listener failed');
           }
         }
+        if (change.kind === 'served') this.#retryDependents(change.version.name);
       },
     });
     if (options.memoryBudgetBytes !== undefined) {
@@ -223,6 +224,26 @@ export class ModelRepository {
     instance.leases++;
     entry.lastUsed = ++useClock;
     return instance;
+  }
+
+  /**
+   * Models that must be served, serve nothing because their load failed, and are built from `name`
+   * (an ensemble whose step was missing): tried again now that `name` serves.
+   */
+  #retryDependents(name: string): void {
+    for (const entry of this.#entries.values()) {
+      if (!entry.required || entry.latest || entry.busy || entry.failed.size === 0 || entry.name === name) continue;
+      let config: ModelConfig;
+      try {
+        config = this.#lifecycle.readConfig(entry).config;
+      } catch {
+        continue;
+      }
+      if (!(backendFor(config).dependencies?.(config) ?? []).includes(name)) continue;
+      this.#log.info({ model: entry.name, dependency: name }, 'a model it is built from is served: loading it again');
+      entry.failed.clear();
+      void this.#lifecycle.sync(entry).catch(() => undefined);
+    }
   }
 
   #configOf(name: string): ModelConfig | undefined {
