@@ -268,15 +268,25 @@ describe('ensemble validation', () => {
     expect(r.json().error).toMatch(/outer\/config\.json: ensemble_scheduling\.step\[0\]\.model_name: model 'inner' leads back to this ensemble \(outer -> inner -> outer\)/);
   });
 
-  it('a step not loaded (explicit mode) fails the load, naming it; the ensemble loads once the step is served', async () => {
+  it('an explicit load of an ensemble loads its steps first (as Triton does)', async () => {
     putEnsemble(repo.root, 'needs', single('double'));
-    const unload = await post(server.port, '/v2/repository/models/double/unload', {});
-    expect(unload.status).toBe(200);
+    expect((await post(server.port, '/v2/repository/models/double/unload', {})).status).toBe(200);
+    expect((await get(server.port, '/v2/models/double/ready')).status).toBe(503);
     const r = await post(server.port, '/v2/repository/models/needs/load', {});
-    expect(r.status).toBe(400);
-    expect(r.json().error).toMatch(/step\[0\]\.model_name: model 'double' is not (loaded|ready)/);
-    expect((await post(server.port, '/v2/repository/models/double/load', {})).status).toBe(200);
-    await until(async () => (await get(server.port, '/v2/models/needs/ready')).status === 200, 'needs loaded after its step');
+    expect(r.status, r.text()).toBe(200);
+    expect((await get(server.port, '/v2/models/double/ready')).status).toBe(200);
     expect((await infer(server.port, 'needs', v2Request(fp32([[1, 2, 3]], 'IN')))).out('OUT')).toEqual([2, 4, 6]);
+  });
+
+  it('an ensemble whose step failed to load names it, and loads by itself once the step is served', async () => {
+    putJsModel(repo.root, 'fixme', 'export function execute( {', stepConfig('double'));
+    putEnsemble(repo.root, 'waits', single('fixme'));
+    const r = await post(server.port, '/v2/repository/models/waits/load', {});
+    expect(r.status).toBe(400);
+    expect(r.json().error).toMatch(/waits\/config\.json: ensemble_scheduling\.step\[0\]\.model_name: model 'fixme' is not ready/);
+    putJsModel(repo.root, 'fixme', STEP, stepConfig('double'));
+    expect((await post(server.port, '/v2/repository/models/fixme/load', {})).status).toBe(200);
+    await until(async () => (await get(server.port, '/v2/models/waits/ready')).status === 200, 'waits loaded after its step');
+    expect((await infer(server.port, 'waits', v2Request(fp32([[1, 2, 3]], 'IN')))).out('OUT')).toEqual([2, 4, 6]);
   });
 });

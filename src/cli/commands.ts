@@ -8,4 +8,8 @@ export interface Command {
 
 export const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve-command.js')).SERVE_COMMAND,
+  optimize: async () => (await import('./optimize-command.js')).OPTIMIZE_COMMAND,
+  quantize: async () => (await import('./quantize-command.js')).QUANTIZE_COMMAND,
+  'convert-fp16': async () => (await import('./convert-fp16-command.js')).CONVERT_FP16_COMMAND,
+  'build-engine': async () => (await import('./build-engine-command.js')).BUILD_ENGINE_COMMAND,
 };

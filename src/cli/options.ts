@@ -28,6 +28,11 @@ export const serveOptionsSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
+    /** Triton's gRPC port; 0 turns the gRPC front off. */
+    grpcPort: int.min(0).max(65535).default(8001),
+    grpcMaxMessageBytes: bytes
+      .default(64 * 1024 * 1024)
+      .refine((n) => n >= 1 && n <= 2 ** 31 - 1, 'from 1 byte to 2GiB - 1 (INT32_MAX, the most gRPC implementations take)'),
     adminToken: z.string().min(1).optional(),
     shutdownTimeout: z.coerce.number().min(0).default(30),
     modelControlMode: z.enum(['none', 'explicit', 'poll']).default('none'),
@@ -39,6 +44,10 @@ export const serveOptionsSchema = z
     interOpThreads: int.min(0).optional(),
     /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
     cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+    /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
+    stateDir: z.string().min(1).optional(),
+    /** Routes' state in Redis instead, shared by every replica. */
+    stateRedis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   })
   .strict();
 
@@ -52,6 +61,8 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'http-engine': { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'grpc-port': { type: 'string' },
+  'grpc-max-message-bytes': { type: 'string' },
   'admin-token': { type: 'string' },
   'shutdown-timeout': { type: 'string' },
   'model-control-mode': { type: 'string' },
@@ -62,6 +73,8 @@ const FLAGS = {
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
   cache: { type: 'string', multiple: true },
+  'state-dir': { type: 'string' },
+  'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -74,6 +87,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
+  --grpc-port N                 Triton's gRPC API on this port, default 8001 (0: off); same --host
+  --grpc-max-message-bytes N    default 64MiB; larger gRPC messages get RESOURCE_EXHAUSTED
   --admin-token TOKEN           protects the repository API (or TENSORGATE_ADMIN_TOKEN)
   --shutdown-timeout SECONDS    default 30: how long SIGTERM waits for in-flight requests
   --model-control-mode MODE     none (load all at start) | explicit | poll
@@ -85,6 +100,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
   --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
                                 (models opt in with response_cache { enable: true } in their config)
+  --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
+  --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -106,6 +123,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const merged = { ...fromFile, ...fromFlags };
   if (merged.adminToken === undefined && env.TENSORGATE_ADMIN_TOKEN) merged.adminToken = env.TENSORGATE_ADMIN_TOKEN;
+  if (merged.stateDir !== undefined && merged.stateRedis !== undefined) throw new Error('--state-dir and --state-redis: give one of them');
   const result = serveOptionsSchema.safeParse(merged);
   if (!result.success) {
     const kebab = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -9,15 +9,27 @@ import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
 import { InferenceService, ServerControl } from '../inference/index.js';
+import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
+import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
+import { RoutingControl } from '../routing/control.js';
+import { routingFamilies } from '../routing/metrics.js';
+import { RedisStateStore } from '../routing/redis-state.js';
+import { RoutingRuntime } from '../routing/runtime.js';
+import { FileStateStore, MemoryStateStore, type StateStore } from '../routing/state-store.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
   server: HttpFront;
+  /** The gRPC front, unless --grpc-port 0 turned it off. */
+  grpc?: GrpcFront;
+  grpcPort?: number;
   service: InferenceService;
   control: ServerControl;
   repository: ModelRepository;
+  /** The routes' live state (traffic management). */
+  routing: RoutingRuntime;
   port: number;
   logger: Logger;
   stop(): Promise<boolean>;
@@ -47,6 +59,15 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
           logger,
         })
       : undefined;
+  let store: StateStore;
+  try {
+    store = options.stateRedis !== undefined ? await RedisStateStore.open({ url: options.stateRedis }) : options.stateDir !== undefined ? new FileStateStore(resolve(options.stateDir)) : new MemoryStateStore();
+  } catch (err) {
+    await cache?.close();
+    throw err;
+  }
+  const routing = new RoutingRuntime({ store, logger });
+  for (const family of routingFamilies(metrics.prefix, routing)) family.registerIn(metrics.registry);
   let repository: ModelRepository;
   try {
     repository = await ModelRepository.open({
@@ -58,9 +79,10 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     defaultMaxBatchSize: options.defaultMaxBatchSize,
     ...(options.modelMemoryBudget !== undefined ? { memoryBudgetBytes: options.modelMemoryBudget } : {}),
     logger,
+    routing,
     hooks: {
       served: (i) => {
-        metrics.trackModel(i.name, i.versionLabel, i.model);
+        if (i.platform !== ROUTE_PLATFORM) metrics.trackModel(i.name, i.versionLabel, i.model); // a route runs no model
         if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
         }
@@ -74,6 +96,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     });
   } catch (err) {
     await cache?.close(); // do not leave a Redis connection behind
+    await routing.close();
     throw err;
   }
   const service = new InferenceService({ repository, cache });
@@ -81,6 +104,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   const server = new HttpFront({
     service,
     control,
+    routing: new RoutingControl(repository),
     metrics,
     logger,
     host: options.host,
@@ -88,23 +112,43 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     httpEngine: options.httpEngine,
     maxBodyBytes: options.maxBodyBytes,
   });
-  const port = await server.listen();
+  const grpc =
+    options.grpcPort > 0
+      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      : undefined;
+  let port: number;
+  let grpcPort: number | undefined;
+  try {
+    port = await server.listen();
+    grpcPort = await grpc?.listen();
+  } catch (err) {
+    // A port in use: give back what started (the other front, models, a Redis connection).
+    if (server.port > 0) await server.close(0);
+    await repository.close();
+    await cache?.close();
+    throw err;
+  }
+  const fronts = grpc ? [server, grpc] : [server];
+  const inflight = () => fronts.reduce((n, f) => n + f.inflight, 0);
   let stopping: Promise<boolean> | undefined;
   const stop = async (timeoutMs: number): Promise<boolean> => {
     control.startDraining();
-    server.stopAccepting();
-    const drained = await waitFor(() => server.inflight, timeoutMs);
-    if (!drained) logger.warn({ inflight: server.inflight }, 'shutdown timeout: closing with requests in flight');
-    await server.close(Math.max(1000, timeoutMs / 2));
+    for (const front of fronts) front.stopAccepting();
+    const drained = await waitFor(inflight, timeoutMs);
+    if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
+    await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
+    await routing.close(); // the routes' state is saved
     await cache?.close();
     return drained;
   };
   return {
     server,
+    ...(grpc ? { grpc, grpcPort: grpcPort! } : {}),
     service,
     control,
     repository,
+    routing,
     port,
     logger,
     stop: () => (stopping ??= stop(options.shutdownTimeout * 1000)),

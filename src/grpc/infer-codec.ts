@@ -2,7 +2,7 @@
 // ModelStreamInferResponse out. protobufjs builds an object per message and per 64-bit value, and
 // copies bytes fields; tensors need views and single copies instead. The control-plane messages go
 // through protobufjs (messages.ts).
-export { decodeModelInferRequest, type GrpcInferRequest } from './infer-request.js';
+export { decodeModelInferRequest, peekModel, type GrpcInferRequest, type PeekedRequest } from './infer-request.js';
 export {
   encodeModelInferResponse,
   encodeStreamInferResponse,

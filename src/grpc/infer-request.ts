@@ -147,6 +147,39 @@ export function decodeModelInferRequest(buf: Buffer): GrpcInferRequest {
   return { modelName, modelVersion, decoded };
 }
 
+/** What a front needs of a ModelInferRequest before decoding it. */
+export interface PeekedRequest {
+  modelName: string;
+  /** Empty for the version the model's policy picks. */
+  modelVersion: string;
+  /** The request id, so that a stream can name the request it failed even when decoding fails. */
+  id: string;
+}
+
+/**
+ * The model_name, model_version and id of a ModelInferRequest without decoding it, so a front can
+ * resolve the model before the single full decode (the service's decode stage). Scans the top-level
+ * fields only, jumping over tensors. It reads every field rather than stopping at the first name and
+ * version: protobuf's rule for a repeated singular field is "the last one wins", and the answer must
+ * agree with decodeModelInferRequest's.
+ * @throws ProtocolError (400) for malformed protobuf, with the decoder's messages
+ */
+export function peekModel(buf: Buffer): PeekedRequest {
+  const r = new Reader(buf);
+  const end = buf.length;
+  let modelName = '';
+  let modelVersion = '';
+  let id = '';
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === MODEL_NAME) modelName = r.string(end);
+    else if (tag === MODEL_VERSION) modelVersion = r.string(end);
+    else if (tag === ID) id = r.string(end);
+    else skipUnknown(r, tag, end);
+  }
+  return { modelName, modelVersion, id };
+}
+
 function skipUnknown(r: Reader, tag: number, end: number): void {
   // A known field with an unexpected wire type is skipped as unknown too (protobuf's C++ rule).
   if (tag >>> 3 === 0) throw malformed('field number 0', r.pos);

@@ -2,7 +2,7 @@
 // asked for what, its deadline and priority, the client's cancellation, the W3C trace context, the
 // target it resolved to, where its time went, and what each stage produced. One object per request,
 // with every field present from the start (a fixed shape keeps the stages' property access fast).
-import type { AbortSignalLike, InferOutputs, InferTimings } from '../engine/index.js';
+import type { AbortSignalLike, InferOptions, InferOutputs, InferTimings } from '../engine/index.js';
 import type { DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodedReply, ReplyKey } from '../cache/index.js';
 import type { ServedVersion } from '../repository/index.js';
@@ -10,20 +10,44 @@ import type { InferenceWire } from './wire.js';
 
 export type FrontName = 'http' | 'grpc' | 'inproc';
 
+/** What the context reads of gRPC metadata (grpc-js's Metadata is one; keys lower-case). */
+export interface MetadataLike {
+  get(key: string): ReadonlyArray<string | Buffer>;
+}
+
 /** W3C Trace Context, as received (https://www.w3.org/TR/trace-context/). */
 export interface TraceContext {
   traceparent: string;
   tracestate: string | undefined;
 }
 
-/** What the routing stage decided (filled by routes: see src/routing). */
+export type RoutingReason = 'weight' | 'sticky' | 'pinned' | 'bandit' | 'fallback' | 'static';
+
+/**
+ * What the route stage decided (src/inference/stages/route.ts, src/routing). Decisions are made once
+ * per route and target and shared by every request they apply to: nothing is allocated per request.
+ */
 export interface RoutingDecision {
-  /** The route the client named. */
-  route: string;
-  /** The model (and version) that served the request. */
-  target: string;
-  /** Why: 'weight', 'sticky', 'pinned', 'bandit', 'fallback'... */
-  reason: string;
+  /** The route that decided. */
+  readonly route: string;
+  /** The id of the target that serves the request (as the route's config names it). */
+  readonly target: string;
+  readonly reason: RoutingReason;
+  /** 0: the target the route chose; 1..n: the n-th fallback target; the static answer comes last. */
+  readonly level: number;
+  /** Response parameters that name the target (the encode stage adds them to the reply). */
+  readonly parameters: Readonly<Record<string, string | number>>;
+  /** The route's fallback chain, when it has one: the execute stage runs the request through it. */
+  readonly fallback: FallbackExecutor | undefined;
+  /** A static answer has no target: what the reply is named after. */
+  readonly answer: { readonly name: string; readonly versionLabel: string; readonly outputOrder: string[] } | undefined;
+  /** The route takes feedback by request id: a request without an id gets one (the reply carries it). */
+  readonly assignsIds: boolean;
+}
+
+/** Runs a routed request's inference, falling back level by level (src/routing/fallback-chain.ts). */
+export interface FallbackExecutor {
+  run(ctx: RequestContext, options: InferOptions): Promise<void>;
 }
 
 export class RequestContext implements InferTimings {
@@ -44,11 +68,20 @@ export class RequestContext implements InferTimings {
   timeoutUs = 0;
   /** Priority level (1 = highest; 0: the model's default), from the request. */
   priority = 0;
+  /** The front's request headers, lower-case names (HTTP); read through header(). */
+  headers: Readonly<Record<string, string>> | undefined = undefined;
+  /** The call's metadata (gRPC); read through header(). */
+  metadata: MetadataLike | undefined = undefined;
 
   // --- what the stages found and made ---------------------------------------------------------
   /** The served version that answers (a lease held until the request finishes). */
   target: ServedVersion | undefined = undefined;
+  /** The innermost route's decision (the one that chose the target). */
   routing: RoutingDecision | undefined = undefined;
+  /** Decisions of the outer routes when a route's target was another route (outermost first). */
+  outerRouting: RoutingDecision[] | undefined = undefined;
+  /** The id the server gave a request without one, on routes that take feedback by id. */
+  assignedId: string | undefined = undefined;
   decoded: DecodedInferRequest | undefined = undefined;
   outputs: InferOutputs | undefined = undefined;
   reply: EncodedReply | undefined = undefined;
@@ -81,6 +114,14 @@ export class RequestContext implements InferTimings {
     this.payload = payload;
     this.variant = variant;
     this.startNs = nowNs();
+  }
+
+  /** A request header (HTTP) or text metadata value (gRPC) by lower-case name: routes read sticky keys and pins. */
+  header(name: string): string | undefined {
+    const headers = this.headers;
+    if (headers !== undefined) return headers[name];
+    const value = this.metadata?.get(name)[0];
+    return typeof value === 'string' ? value : undefined;
   }
 
   /** Adds an annotation (allocated on first use). */

@@ -30,7 +30,7 @@ export interface ServerControlOptions {
   cache?: ResponseCache | undefined;
   /** The package version, reported by server metadata. */
   version: string;
-  /** When set, the repository API needs it as a bearer token. */
+  /** When set, the repository and traffic-management APIs need it as a bearer token. */
   adminToken?: string | undefined;
 }
 
@@ -68,7 +68,7 @@ export class ServerControl {
   /** Throws NOT_FOUND for a model the repository does not have. */
   modelReady(name: string, version: string | undefined): boolean {
     if (!this.#repository.exists(name)) throw new RepositoryError('NOT_FOUND', `unknown model '${name}'`);
-    return !this.#draining && this.#repository.served(name, version).some((s) => s.model.unhealthy?.() === undefined);
+    return !this.#draining && this.#repository.modelReady(name, version);
   }
 
   serverMetadata(): ServerMetadataResponse {
@@ -125,11 +125,11 @@ export class ServerControl {
    * Checks an Authorization value against the admin token (when one is set). Compared as fixed-length
    * digests: no length leaks, and any header (non-ASCII included) is simply refused.
    */
-  authorize(authorization: string | undefined): void {
+  authorize(authorization: string | undefined, api = 'the repository API'): void {
     const expected = this.#adminDigest;
     if (expected === undefined) return;
     if (authorization === undefined || !timingSafeEqual(digest(authorization), expected)) {
-      throw new ProtocolError('UNAUTHENTICATED', 'the repository API needs an admin token: Authorization: Bearer <token>');
+      throw new ProtocolError('UNAUTHENTICATED', `${api} needs an admin token: Authorization: Bearer <token>`);
     }
   }
 

@@ -1,5 +1,5 @@
 // The transport-agnostic inference service: request context, ordered stages, control plane.
-export { RequestContext, nowNs, type FrontName, type RoutingDecision, type TraceContext } from './context.js';
+export { RequestContext, nowNs, type FallbackExecutor, type FrontName, type RoutingDecision, type RoutingReason, type TraceContext } from './context.js';
 export { InferenceService, type InferenceServiceOptions } from './service.js';
 export { ServerControl, EXTENSIONS, type ServerControlOptions } from './control.js';
 export type { InferenceWire } from './wire.js';

@@ -3,13 +3,15 @@
 // the stages below do everything in between, in this order:
 //
 //   resolve       the served version, leased for the request       stages/resolve.ts
+//   route         a route's target, leased in the route's place      stages/route.ts         (routes)
 //   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
 //   decode        the payload as engine tensors                     stages/decode.ts
 //   tensor-cache  outputs of identical inputs, shared computations  stages/tensor-cache.ts  (caching models)
 //   execute       the model, under deadline/priority/cancellation   stages/execute.ts
 //   encode        the reply in the front's format                   stages/encode.ts
 //
-// then each stage's finish() in reverse order (release the lease, remember the reply).
+// then each stage's finish() in reverse order (release the lease, remember the reply, record the
+// routing outcome and queue shadow traffic, which runs after the reply is sent).
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
 import type { ModelRepository } from '../repository/index.js';
 import type { RequestContext } from './context.js';
@@ -19,6 +21,7 @@ import { EncodeStage } from './stages/encode.js';
 import { ExecuteStage } from './stages/execute.js';
 import { ReplyCacheStage } from './stages/reply-cache.js';
 import { ResolveStage } from './stages/resolve.js';
+import { RouteStage } from './stages/route.js';
 import { TensorCacheStage } from './stages/tensor-cache.js';
 
 export interface InferenceServiceOptions {
@@ -34,6 +37,7 @@ export class InferenceService {
     const cache = options.cache;
     this.stages = [
       new ResolveStage(options.repository),
+      new RouteStage(options.repository),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
       new DecodeStage(),
       ...(cache ? [new TensorCacheStage(cache)] : []),

@@ -4,7 +4,6 @@
 
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import type { Long } from 'protobufjs';
 import { ONNX_TYPE, UNSUPPORTED_ONNX_TYPES } from '../engine/datatype.js';
 
 // onnx-proto is CommonJS whose exports Node cannot detect statically, so take it off the default.
@@ -270,7 +269,10 @@ function encodeRaw(elemType: ElemType, data: TensorData): Uint8Array {
   return bytes;
 }
 
-/** protobufjs takes int64 as a number when safe, otherwise as {low, high} words. */
+/** onnx-proto's own 64-bit integer type (its protobufjs copy, not ours). */
+type Long = Exclude<NonNullable<OnnxTypes.ITensorProto['int64Data']>[number], number>;
+
+/** protobufjs takes int64 as a number when safe, otherwise as {low, high} words (a Long-like). */
 function int64(value: number | bigint): number | Long {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new Error(`int64 value ${value} is not a safe integer`);
@@ -278,7 +280,7 @@ function int64(value: number | bigint): number | Long {
   }
   const v = BigInt.asIntN(64, value);
   if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
-  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)), unsigned: false };
+  return { low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)), unsigned: false } as unknown as Long;
 }
 
 function utf8(s: string): Uint8Array {

@@ -369,3 +369,55 @@ export function slowBatchModel(options: SlowModelOptions = {}): Uint8Array {
   g.output('y', F, ['batch', size]);
   return g.build();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Traffic-management test models
+
+export interface OffsetModelOptions {
+  /** y = x + offset: the answer says which model served it. */
+  offset: number;
+  /** Row width. Default 4. */
+  width?: number;
+  /**
+   * Fail (an ORT runtime error, a 500) whenever some element of x exceeds this: the run reshapes to
+   * [batch, width + 1], which cannot hold the batch's elements. A candidate that errors on some inputs.
+   */
+  failAbove?: number;
+  /** Make every run slow: this many 256×256 MatMuls (~0.1–0.2 ms each on one core) on the side. */
+  slowLayers?: number;
+}
+
+/**
+ * x FP32 ['batch', width] -> y = x + offset, optionally failing on some inputs and optionally slow:
+ * the "good" and "bad" canary candidates of the traffic tests and simulation.
+ */
+export function offsetModel(options: OffsetModelOptions): Uint8Array {
+  const { offset, width = 4, failAbove, slowLayers = 0 } = options;
+  const g = new GraphBuilder();
+  g.input('x', F, ['batch', width]);
+  const k = g.initializer('k', F, [width], new Float32Array(width).fill(offset));
+  let y = g.op('Add', ['x', k]);
+  if (slowLayers > 0) {
+    const n = 256;
+    const eye = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) eye[i * n + i] = 1;
+    const w = g.initializer('w', F, [n, n], eye);
+    const square = g.initializer('square', ElemType.INT64, [2], [n, n]);
+    const zero = g.initializer('zero', F, [], [0]);
+    let h = g.op('Expand', [g.op('ReduceSum', ['x'], { keepdims: attr.int(1) }), square]);
+    for (let i = 0; i < slowLayers; i++) h = g.op('MatMul', [h, w]);
+    y = g.op('Add', [y, g.op('Mul', [g.op('ReduceMean', [h], { keepdims: attr.int(0) }), zero])]);
+  }
+  if (failAbove !== undefined) {
+    const threshold = g.initializer('threshold', F, [], [failAbove]);
+    const flag = g.op('Cast', [g.op('Greater', [g.op('ReduceMax', ['x'], { keepdims: attr.int(0) }), threshold])], { to: attr.int(ElemType.INT64) });
+    const one = g.initializer('one_dim', ElemType.INT64, [1], [1]);
+    const zeroDim = g.initializer('zero_dim', ElemType.INT64, [1], [0]);
+    const delta = g.op('Concat', [zeroDim, g.op('Reshape', [flag, one])], { axis: attr.int(0) });
+    const shape = g.op('Add', [g.op('Shape', ['x']), delta]); // [batch, width + flag]
+    y = g.op('Reshape', [y, shape]);
+  }
+  g.node('Identity', [y], ['y']);
+  g.output('y', F, ['batch', width]);
+  return g.build();
+}

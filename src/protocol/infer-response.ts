@@ -38,6 +38,17 @@ export interface EncodeResponseArgs {
   binaryDataOutput: boolean;
   /** The model's output order. */
   order: string[];
+  /** Response parameters (a routed reply names its route and target); shared objects, never mutated. */
+  parameters?: Readonly<Record<string, string | number | boolean>> | undefined;
+}
+
+/** Parameter objects are shared by every reply of a routing decision: their JSON is written once. */
+const parametersJson = new WeakMap<object, string>();
+
+function jsonOfParameters(parameters: Readonly<Record<string, string | number | boolean>>): string {
+  let json = parametersJson.get(parameters);
+  if (json === undefined) parametersJson.set(parameters, (json = JSON.stringify(parameters)));
+  return json;
 }
 
 export function encodeInferResponse(args: EncodeResponseArgs): EncodedResponse {
@@ -47,7 +58,9 @@ export function encodeInferResponse(args: EncodeResponseArgs): EncodedResponse {
   let anyBinary = false;
   let json = '{';
   if (args.id !== undefined && args.id !== '') json += `"id":${JSON.stringify(args.id)},`;
-  json += `"model_name":${JSON.stringify(args.modelName)},"model_version":${JSON.stringify(args.modelVersion)},"outputs":[`;
+  json += `"model_name":${JSON.stringify(args.modelName)},"model_version":${JSON.stringify(args.modelVersion)},`;
+  if (args.parameters !== undefined) json += `"parameters":${jsonOfParameters(args.parameters)},`;
+  json += '"outputs":[';
 
   let first = true;
   const add = (name: string, tensor: OutputTensor, binary: boolean): void => {

@@ -5,6 +5,7 @@
 // treats every kind alike: versions, policies, swaps, leases, readiness.
 import type { Engine, InferOptions, InferOutputs, InferInputs, ModelStats, TensorMetadata } from '../engine/index.js';
 import type { DurationStat } from '../engine/binding.js';
+import type { RoutingRuntime } from '../routing/runtime.js';
 import type { ModelConfig } from './config-schema.js';
 import type { ServedVersion } from './model-entry.js';
 
@@ -100,6 +101,13 @@ export interface Servable {
    * depend on other models (an ensemble's steps): changes whenever one of them is swapped.
    */
   cacheIdentity?(): string;
+  /**
+   * Another model this one is ready only when it is (a route: its primary target); followed by the
+   * repository's readiness and ServerControl.modelReady. Version undefined: its latest.
+   */
+  readonly readyWith?: { readonly model: string; readonly version: number | undefined } | undefined;
+  /** Models it sends requests to: an explicit load of this one loads them too (as Triton's ensembles). */
+  readonly dependencies?: readonly string[] | undefined;
 }
 
 /** A version starting to serve, or retired (no new requests; it unloads once drained). */
@@ -128,6 +136,14 @@ export interface ModelAccess {
   readonly onDemand: boolean;
 }
 
+/** What a backend may look up of the other models in the repository while it loads or serves. */
+export interface RepositoryPeers {
+  /** The repository's root directory. */
+  readonly root: string;
+  /** The served instance of `name` (its latest, or `version`), without a lease. */
+  served(name: string, version?: number): ServedVersion | undefined;
+}
+
 export interface BackendLoad {
   name: string;
   version: number;
@@ -145,6 +161,10 @@ export interface BackendLoad {
   models: ModelAccess;
   /** Where a backend reports what happens after the load (workers failing, restarting). */
   logger: BackendLogger;
+  /** The other models (routes resolve their targets' metadata through it). */
+  peers: RepositoryPeers;
+  /** Traffic management state shared by routes (their backend needs it). */
+  routing: RoutingRuntime;
 }
 
 export interface BackendLogger {
@@ -165,12 +185,16 @@ export interface Backend {
    * undefined: every integer directory is one.
    */
   modelFile(config: ModelConfig): string | readonly string[] | undefined;
+  /** True: a model without version directories serves as version 1 from its own directory (routes). */
+  readonly versionless?: boolean;
+  /** The effective config (GET .../config) when the backend reports it itself. */
+  effectiveConfig?(name: string, config: ModelConfig): Record<string, unknown>;
   /** Loads (and warms up) one version; throws with a message naming the problem. */
   load(load: BackendLoad): Promise<Servable>;
   /** Adjusts the effective config (GET .../config) to what the backend supports. */
   completeConfig?(config: Record<string, unknown>): Record<string, unknown>;
-  /** Models a version is built from (an ensemble's steps): one that failed to load is tried again when one of them starts serving. */
-  dependencies?(config: ModelConfig): string[];
+  /** Models a version is built from, read from its config (an ensemble's steps): they load first on an explicit load, and one that failed to load is tried again when one of them starts serving. */
+  dependsOn?(config: ModelConfig): string[];
 }
 
 const backends = new Map<string, Backend>();

@@ -3,6 +3,7 @@
 // decimal strings protobuf's JSON mapping produces.
 import { z } from 'zod';
 import { TRITON_TYPES, type TritonDataType } from '../engine/datatype.js';
+import { ROUTE_PLATFORM, routingSchema } from './routing-schema.js';
 
 const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)], { error: 'expected a non-negative integer (a number or a decimal string)' });
 const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer').transform(Number)], { error: 'expected an integer (a number or a decimal string)' });
@@ -121,7 +122,7 @@ const optimizationSchema = z
 export const modelConfigSchema = z
   .object({
     name: z.string().optional(),
-    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', 'ensemble']).optional(),
+    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', 'ensemble', ROUTE_PLATFORM]).optional(),
     /** onnxruntime, or js: model code in JavaScript (Triton's python backend, on worker threads). */
     backend: z.enum(['onnxruntime', 'js']).optional(),
     // Absent: decided from the model (auto-complete; see load-options.ts).
@@ -140,6 +141,8 @@ export const modelConfigSchema = z
     parameters: z.record(z.string(), z.object({ string_value: z.string() }).strict()).default({}),
     default_model_filename: z.string().optional(),
     ensemble_scheduling: ensembleSchedulingSchema.optional(),
+    /** A route's traffic management (platform tensorgate_route): routing-schema.ts. */
+    routing: routingSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -156,6 +159,17 @@ export const modelConfigSchema = z
     if (!ensemble && c.ensemble_scheduling !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['ensemble_scheduling'], message: "only for platform 'ensemble'" });
     }
+    const route = c.platform === ROUTE_PLATFORM;
+    if (route && c.routing === undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `platform ${ROUTE_PLATFORM} needs a routing section` });
+    if (!route && c.routing !== undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `routing is for platform ${ROUTE_PLATFORM}` });
+    if (!route) return;
+    // A route runs no model of its own: the fields that configure one would be accepted and ignored.
+    const modelFields = ['backend', 'max_batch_size', 'input', 'output', 'dynamic_batching', 'instance_group', 'version_policy', 'response_cache', 'optimization', 'default_model_filename'] as const;
+    for (const f of modelFields) {
+      if (c[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `a route runs no model of its own: configure ${f} on its targets` });
+    }
+    if (c.model_warmup.length > 0) ctx.addIssue({ code: 'custom', path: ['model_warmup'], message: 'a route runs no model of its own: warm up its targets' });
+    if (Object.keys(c.parameters).length > 0) ctx.addIssue({ code: 'custom', path: ['parameters'], message: 'a route takes no backend parameters' });
   });
 
 export type ModelConfigInput = z.input<typeof modelConfigSchema>;

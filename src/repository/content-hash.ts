@@ -16,3 +16,8 @@ export async function hashVersion(dir: string, configPrint: string): Promise<str
   }
   return hash.digest('hex');
 }
+
+/** The content hash of a version that is its config alone (a route). */
+export function hashConfig(configPrint: string): string {
+  return createHash('sha256').update(configPrint).digest('hex');
+}

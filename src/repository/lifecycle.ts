@@ -6,11 +6,12 @@
 import { realpathSync } from 'node:fs';
 import { basename, sep } from 'node:path';
 import type { Engine } from '../engine/index.js';
-import { backendFor, modelFileNames, type ModelAccess, type ModelChange, type Servable } from './backend.js';
+import type { RoutingRuntime } from '../routing/runtime.js';
+import { backendFor, modelFileNames, type ModelAccess, type ModelChange, type RepositoryPeers, type Servable } from './backend.js';
 import './backends/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
-import { hashVersion } from './content-hash.js';
+import { hashConfig, hashVersion } from './content-hash.js';
 import { RepositoryError } from './errors.js';
 import { effectiveConfig } from './load-options.js';
 import type { Instance, ModelEntry, ServedVersion, VersionState, VersionStatus } from './model-entry.js';
@@ -45,6 +46,8 @@ export interface LifecycleOptions {
   models: ModelAccess;
   /** Told of every version that starts serving or is retired, as it happens. */
   changed: (change: ModelChange) => void;
+  /** Traffic management state for routes. */
+  routing: RoutingRuntime;
 }
 
 let generations = 0;
@@ -54,10 +57,19 @@ export class ModelLifecycle {
   readonly #log: RepositoryLogger;
   readonly #hooks: RepositoryHooks;
 
+  readonly #peers: RepositoryPeers;
+
   constructor(options: LifecycleOptions) {
     this.#options = options;
     this.#log = options.logger;
     this.#hooks = options.hooks;
+    this.#peers = {
+      root: options.root,
+      served: (name, version) => {
+        const entry = options.entries.get(name);
+        return version === undefined ? entry?.latest : entry?.instances.get(version);
+      },
+    };
   }
 
   readConfig(entry: ModelEntry): LoadedConfig {
@@ -68,7 +80,10 @@ export class ModelLifecycle {
 
   versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
     const base = realpathSync(this.#options.root);
-    const out = versionsOnDisk(entry.dir, modelFileNames(backendFor(config), config));
+    const backend = backendFor(config);
+    const out = versionsOnDisk(entry.dir, modelFileNames(backend, config));
+    // A backend with nothing to keep per version (a route) serves version 1 from the model directory.
+    if (out.length === 0 && backend.versionless) return [{ version: 1, dir: entry.dir, path: undefined, fingerprint: 'versionless', sizeBytes: 0, virtual: true }];
     for (const v of out) {
       if (!realpathSync(v.path ?? v.dir).startsWith(base + sep)) throw new RepositoryError('INVALID', `model '${entry.name}' version ${v.version} resolves outside the model repository`);
     }
@@ -156,8 +171,9 @@ export class ModelLifecycle {
     let model: Servable | undefined;
     let contentHash: string;
     try {
-      const hashing = hashVersion(disk.dir, configPrint);
-      hashing.catch(() => undefined); // a failed load never awaits it: its files may be gone by then
+      // Hashed while the model loads; a load that fails first leaves the hash unread, not unhandled.
+      const hashing = disk.virtual ? Promise.resolve(hashConfig(configPrint)) : hashVersion(disk.dir, configPrint);
+      hashing.catch(() => undefined);
       model = await backend.load({
         name: entry.name,
         version: disk.version,
@@ -169,9 +185,12 @@ export class ModelLifecycle {
         defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
         models: this.#options.models,
         logger: this.#log,
+        peers: this.#peers,
+        routing: this.#options.routing,
       });
       contentHash = await hashing;
     } catch (err) {
+      if (model) void model.unload(); // loaded, but its files could not be hashed
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
@@ -190,7 +209,9 @@ export class ModelLifecycle {
       model,
       config,
       platform: backend.metadataPlatform,
-      effectiveConfig: effectiveConfig(entry.name, config, model.metadata, backend, disk.path === undefined ? undefined : basename(disk.path)),
+      effectiveConfig: backend.effectiveConfig
+        ? backend.effectiveConfig(entry.name, config)
+        : effectiveConfig(entry.name, config, model.metadata, backend, disk.path === undefined ? undefined : basename(disk.path)),
       key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,

@@ -9,6 +9,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
+import { RoutingRuntime } from '../routing/runtime.js';
 import { backendFor, type ModelAccess, type ModelChange } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
@@ -33,6 +34,8 @@ export interface RepositoryOptions {
   memoryBudgetBytes?: number;
   logger: RepositoryLogger;
   hooks?: RepositoryHooks;
+  /** Traffic management state for routes (platform tensorgate_route); a private one when absent. */
+  routing?: RoutingRuntime;
 }
 
 export interface IndexEntry {
@@ -47,6 +50,8 @@ let useClock = 0;
 export class ModelRepository {
   readonly root: string;
   readonly controlMode: ControlMode;
+  /** The routes' live state (traffic management); the routes take their leases from this repository. */
+  readonly routing: RoutingRuntime;
   readonly #options: RepositoryOptions;
   readonly #log: RepositoryLogger;
   readonly #entries = new Map<string, ModelEntry>();
@@ -64,6 +69,8 @@ export class ModelRepository {
     this.controlMode = options.controlMode;
     this.#options = options;
     this.#log = options.logger;
+    this.routing = options.routing ?? new RoutingRuntime({ logger: options.logger });
+    this.routing.bind(this);
     const repository = this;
     this.access = {
       get onDemand() {
@@ -98,6 +105,7 @@ export class ModelRepository {
         }
         if (change.kind === 'served') this.#retryDependents(change.version.name);
       },
+      routing: this.routing,
     });
     if (options.memoryBudgetBytes !== undefined) {
       this.#budget = new MemoryBudget(options.memoryBudgetBytes, this.#entries, this.#lifecycle, options.logger);
@@ -138,7 +146,9 @@ export class ModelRepository {
           return;
         }
         entry.required = true;
+        if (this.controlMode === 'explicit') await this.#loadDeclared(entry, new Set([name]));
         await this.#lifecycle.sync(entry).catch(() => undefined); // failures are recorded in the index
+        if (this.controlMode === 'explicit') await this.#loadDependencies(entry, new Set([name])).catch(() => undefined);
       }),
     );
     if (this.controlMode === 'poll') {
@@ -239,7 +249,7 @@ export class ModelRepository {
       } catch {
         continue;
       }
-      if (!(backendFor(config).dependencies?.(config) ?? []).includes(name)) continue;
+      if (!(backendFor(config).dependsOn?.(config) ?? []).includes(name)) continue;
       this.#log.info({ model: entry.name, dependency: name }, 'a model it is built from is served: loading it again');
       entry.failed.clear();
       void this.#lifecycle.sync(entry).catch(() => undefined);
@@ -303,7 +313,56 @@ export class ModelRepository {
     entry.onDemand = false;
     entry.failed.clear(); // an explicit load retries what failed
     if (configOverride) entry.override = configOverride;
+    await this.#loadDeclared(entry, new Set([name]));
     await this.#lifecycle.sync(entry);
+    await this.#loadDependencies(entry, new Set([name]));
+  }
+
+  /**
+   * Explicit mode: the models a config says a model is built from (an ensemble's steps) load before it,
+   * as Triton loads an ensemble's composing models. Failures are left to the model's own load to name.
+   */
+  async #loadDeclared(entry: ModelEntry, seen: Set<string>): Promise<void> {
+    let config: ModelConfig;
+    try {
+      config = this.#lifecycle.readConfig(entry).config;
+    } catch {
+      return;
+    }
+    for (const name of backendFor(config).dependsOn?.(config) ?? []) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      let dep: ModelEntry;
+      try {
+        dep = this.#entry(name);
+      } catch {
+        continue; // unknown: the ensemble's load names the step
+      }
+      await this.#loadDeclared(dep, seen);
+      if (dep.latest) continue;
+      dep.required = true;
+      dep.onDemand = false;
+      await this.#lifecycle.sync(dep).catch(() => undefined);
+    }
+  }
+
+  /** Explicit mode: what a loaded model sends requests to (a route's targets) loads with it. */
+  async #loadDependencies(entry: ModelEntry, seen: Set<string>): Promise<void> {
+    const wanted = new Set<string>();
+    for (const instance of entry.instances.values()) for (const d of instance.model.dependencies ?? []) wanted.add(d);
+    const failures: string[] = [];
+    for (const name of wanted) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const dep = this.#entry(name);
+      if (!dep.latest) {
+        dep.required = true;
+        dep.onDemand = false;
+        await this.#lifecycle.sync(dep).catch((err: Error) => failures.push(err.message));
+      }
+      await this.#loadDependencies(dep, seen);
+    }
+    if (failures.length) throw new RepositoryError('LOAD_FAILED', `'${entry.name}' loaded, but what it depends on did not: ${failures.join('; ')}`);
   }
 
   /** POST v2/repository/models/{m}/unload: stop serving; accepted requests complete first. */
@@ -372,13 +431,28 @@ export class ModelRepository {
     }
   }
 
-  /** True when every model that must be loaded serves at least one READY version that can answer. */
+  /** True when every model that must be loaded serves at least one READY version that can answer (routes: and their primary). */
   ready(): boolean {
     if (this.#closed) return false;
     for (const entry of this.#entries.values()) {
-      if (entry.required && (!entry.latest || entry.latest.model.unhealthy?.() !== undefined)) return false;
+      if (entry.required && !(entry.latest && this.#readyWith(entry.latest, 0))) return false;
     }
     return true;
+  }
+
+  /** Whether the model (or one version) serves and what it is ready with (a route's primary target) does too. */
+  modelReady(name: string, version?: string): boolean {
+    return this.served(name, version).some((s) => this.#readyWith(s, 0));
+  }
+
+  #readyWith(served: ServedVersion, depth: number): boolean {
+    if (served.model.unhealthy?.() !== undefined) return false; // loaded, but cannot answer now
+    const other = served.model.readyWith;
+    if (other === undefined) return true;
+    if (depth > 8) return false; // a cycle slipped past the load checks (config overrides): never ready
+    const entry = this.#entries.get(other.model);
+    const next = entry && (other.version === undefined ? entry.latest : entry.instances.get(other.version));
+    return next !== undefined && this.#readyWith(next, depth + 1);
   }
 
   /** Stops polling and unloads everything; accepted requests complete first (bounded by the caller). */

@@ -12,6 +12,8 @@ export interface VersionOnDisk {
   /** Changes when the version's files change (size and mtime of every file in the directory). */
   fingerprint: string;
   sizeBytes: number;
+  /** Not a directory of its own: a versionless backend's version 1 (its files are not hashed). */
+  virtual?: boolean;
 }
 
 /** The version directories of a model; with `modelFiles`, only those holding one of them (the first present wins). */

@@ -12,6 +12,9 @@ export type RouteName =
   | 'repository_index'
   | 'repository_load'
   | 'repository_unload'
+  | 'route_status'
+  | 'route_control'
+  | 'route_feedback'
   | 'metrics';
 
 export interface RouteMatch {
@@ -31,8 +34,11 @@ function decode(segment: string): string | undefined {
   }
 }
 
-/** The route for a path, or null (404). A known path with the wrong method gives `method` to check. */
-export function matchRoute(path: string): RouteMatch | null {
+/**
+ * The route for a path, or null (404). A known path with the wrong method gives `method` to check;
+ * `method` picks between routes that share a path (GET and POST .../routing).
+ */
+export function matchRoute(path: string, method = 'GET'): RouteMatch | null {
   const parts = path.split('/');
   if (parts[0] !== '' || parts[parts.length - 1] === '') {
     if (parts.length > 2 && parts[parts.length - 1] === '') parts.pop(); // tolerate one trailing slash
@@ -83,6 +89,14 @@ export function matchRoute(path: string): RouteMatch | null {
       return { name: 'model_config', route: `${base}/config`, method: 'GET', ...at };
     case 'stats':
       return { name: 'model_stats', route: `${base}/stats`, method: 'GET', ...at };
+    case 'routing':
+      if (version !== undefined) return null; // a route's state is not per version
+      return method === 'POST'
+        ? { name: 'route_control', route: '/v2/models/{m}/routing', method: 'POST', model }
+        : { name: 'route_status', route: '/v2/models/{m}/routing', method: 'GET', model };
+    case 'feedback':
+      if (version !== undefined) return null;
+      return { name: 'route_feedback', route: '/v2/models/{m}/feedback', method: 'POST', model };
     default:
       return null;
   }

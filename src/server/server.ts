@@ -4,12 +4,13 @@
 // requests, close). Everything behind the routes is the inference service's.
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
+import type { RoutingControl } from '../routing/control.js';
 import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
 import { NodeTransport } from './node-transport.js';
-import { matchRoute, type RouteMatch } from './routes.js';
+import { matchRoute, type RouteMatch, type RouteName } from './routes.js';
 import { toBuffer, waitFor, type IncomingRequest, type OutgoingResponse, type Transport } from './transport.js';
 import { loadUws, UwsTransport } from './uws-transport.js';
 import * as v2 from './v2-handlers.js';
@@ -24,6 +25,8 @@ export interface ServerLogger {
 export interface ServerOptions {
   service: InferenceService;
   control: ServerControl;
+  /** The traffic-management API (routes). */
+  routing: RoutingControl;
   metrics: ServerMetrics;
   logger: ServerLogger;
   host: string;
@@ -46,6 +49,9 @@ function bodyPad(header: string | undefined): number {
 
 const RETRY_AFTER_SECONDS = '1';
 
+/** Routes that need the admin token (when one is set): the repository API and traffic management. */
+const ADMIN_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['repository_index', 'repository_load', 'repository_unload', 'route_status', 'route_control', 'route_feedback']);
+
 export class HttpFront {
   readonly #options: ServerOptions;
   readonly #control: ServerControl;
@@ -61,7 +67,7 @@ export class HttpFront {
     this.#control = options.control;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = { service: options.service, control: options.control };
+    this.#ctx = { service: options.service, control: options.control, routing: options.routing };
   }
 
   get transportKind(): 'uws' | 'node' {
@@ -116,7 +122,7 @@ export class HttpFront {
   // inference goes through one .then, not a chain of awaits.
   #handle(req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     const started = performance.now();
-    const match = matchRoute(req.path);
+    const match = matchRoute(req.path, req.method);
     this.#inflight++;
     let result: Promise<OutgoingResponse> | OutgoingResponse;
     try {
@@ -165,9 +171,7 @@ export class HttpFront {
     if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
-    if (match.name === 'repository_index' || match.name === 'repository_load' || match.name === 'repository_unload') {
-      this.#control.authorize(req.headers.authorization);
-    }
+    if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization, match.name.startsWith('route_') ? 'the traffic-management API' : 'the repository API');
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && req.body.length > 0) {
       return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
@@ -203,6 +207,12 @@ export class HttpFront {
         return v2.handleLoad(ctx, match, req);
       case 'repository_unload':
         return v2.handleUnload(ctx, match, req);
+      case 'route_status':
+        return v2.handleRouteStatus(ctx, match);
+      case 'route_control':
+        return v2.handleRouteControl(ctx, match, req);
+      case 'route_feedback':
+        return v2.handleRouteFeedback(ctx, match, req);
       case 'metrics':
         return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
     }

@@ -3,12 +3,16 @@
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
+import type { RoutingControl } from '../routing/control.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
 import type { RouteMatch } from './routes.js';
 import type { IncomingRequest, OutgoingResponse } from './transport.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** The response header that names the target a route chose. */
+export const TARGET_HEADER = 'tensorgate-target';
 
 export function json(status: number, value: unknown): OutgoingResponse {
   return { status, headers: JSON_HEADERS, body: JSON.stringify(value) };
@@ -17,6 +21,7 @@ export function json(status: number, value: unknown): OutgoingResponse {
 export interface HandlerContext {
   service: InferenceService;
   control: ServerControl;
+  routing: RoutingControl;
 }
 
 function parseBody(body: Buffer): Record<string, unknown> {
@@ -33,9 +38,16 @@ function parseBody(body: Buffer): Record<string, unknown> {
 export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> {
   const ctx = new RequestContext('http', HTTP_WIRE, m.model!, m.version, req.body, req.headers['inference-header-content-length']);
   ctx.signal = signal;
+  ctx.headers = req.headers;
   const traceparent = req.headers.traceparent;
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: req.headers.tracestate };
-  return h.service.infer(ctx).then((reply) => ({ status: 200, headers: reply.headers, body: reply.body }));
+  return h.service.infer(ctx).then((reply) => {
+    // Which target served a routed request (as Seldon's x-seldon-route). Set on the reply's own headers:
+    // a cached reply of a routed request is keyed by route and target, so its value is always the same.
+    const routing = ctx.routing;
+    if (routing !== undefined) reply.headers[TARGET_HEADER] = routing.target;
+    return { status: 200, headers: reply.headers, body: reply.body };
+  });
 }
 
 export function handleLive(h: HandlerContext): OutgoingResponse {
@@ -84,4 +96,16 @@ export async function handleUnload(h: HandlerContext, m: RouteMatch, req: Incomi
   parseBody(req.body);
   await h.control.unload(m.model!);
   return json(200, {});
+}
+
+export function handleRouteStatus(h: HandlerContext, m: RouteMatch): OutgoingResponse {
+  return json(200, h.routing.status(m.model!));
+}
+
+export async function handleRouteControl(h: HandlerContext, m: RouteMatch, req: IncomingRequest): Promise<OutgoingResponse> {
+  return json(200, await h.routing.act(m.model!, parseBody(req.body)));
+}
+
+export async function handleRouteFeedback(h: HandlerContext, m: RouteMatch, req: IncomingRequest): Promise<OutgoingResponse> {
+  return json(200, await h.routing.feedback(m.model!, parseBody(req.body)));
 }

@@ -18,11 +18,11 @@ export interface ChildServer {
 }
 
 /**
- * Starts `node --import tsx src/cli/main.ts serve <args> --http-port 0` and resolves once it listens;
+ * Starts `node --import tsx src/cli/main.ts serve --http-port 0 --grpc-port 0 <args>` and resolves once it listens;
  * rejects with its output if it exits first.
  */
 export async function spawnServe(args: string[], ms = 30_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join('src', 'cli', 'main.ts'), 'serve', '--http-port', '0', '--log-level', 'info', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join('src', 'cli', 'main.ts'), 'serve', '--http-port', '0', '--grpc-port', '0', '--log-level', 'info', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_OPTIONS: '' },

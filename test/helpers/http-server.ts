@@ -55,7 +55,7 @@ export async function serve(
   engine: HttpEngine,
   options: Partial<Omit<ServeOptions, 'httpEngine'>> & { modelRepository: string },
 ): Promise<TestServer> {
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, logLevel: 'silent', ...options, httpEngine: engine });
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', ...options, httpEngine: engine });
   const running = await startServer(parsed);
   expect(running.server.transportKind).toBe(engine);
   let stopped: Promise<boolean> | undefined;

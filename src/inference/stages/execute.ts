@@ -6,8 +6,10 @@ import type { ServableInferOptions } from '../../repository/backend.js';
 import type { RequestContext } from '../context.js';
 import type { Stage } from '../stage.js';
 
-/** Runs the target's model for this request; the tensor cache calls it on a miss. */
+/** Runs the target's model for this request (through its route's fallback chain, if any); the tensor cache calls it on a miss. */
 export function execute(ctx: RequestContext, options: ServableInferOptions): Promise<void> {
+  const fallback = ctx.routing?.fallback;
+  if (fallback !== undefined) return fallback.run(ctx, options);
   const decoded = ctx.decoded!;
   return ctx.target!.model.infer(decoded.inputs, options).then((outputs) => {
     ctx.outputs = outputs;

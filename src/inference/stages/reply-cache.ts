@@ -15,13 +15,16 @@ export class ReplyCacheStage implements Stage {
   }
 
   run(ctx: RequestContext): void {
-    const target = ctx.target!;
-    if (!ctx.wire.replyCacheable || !caches(target)) return;
+    const target = ctx.target;
+    if (target === undefined || !ctx.wire.replyCacheable || !caches(target)) return;
+    // A routed reply names its route (and carries ids for feedback on routes that take it: never shared).
+    const routing = ctx.routing;
+    if (routing !== undefined && routing.assignsIds) return;
     const key = this.#cache.replyKey({
       model: target.name,
       version: target.versionLabel,
       contentHash: target.model.cacheIdentity?.() ?? target.contentHash,
-      headerLength: `${ctx.wire.format}\0${ctx.variant ?? ''}`,
+      headerLength: routing === undefined ? `${ctx.wire.format}\0${ctx.variant ?? ''}` : `${ctx.wire.format}\0${ctx.variant ?? ''}\0${routing.route}`,
       body: ctx.payload,
     });
     if (key === undefined) return;
@@ -36,6 +39,7 @@ export class ReplyCacheStage implements Stage {
 
   finish(ctx: RequestContext, error: unknown): void {
     if (error !== undefined || ctx.replyKey === undefined || ctx.reply === undefined) return;
+    if (ctx.routing !== undefined && ctx.routing.level !== 0) return; // a fallback's answer is not the target's
     this.#cache.storeReply(ctx.replyKey, ctx.reply, ctx.target!.config.response_cache?.ttl_s);
   }
 }

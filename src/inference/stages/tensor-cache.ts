@@ -18,8 +18,9 @@ export class TensorCacheStage implements Stage {
   }
 
   run(ctx: RequestContext): void | Promise<void> {
-    const target = ctx.target!;
-    if (!caches(target)) return;
+    const target = ctx.target;
+    // Through a fallback chain the answer may come from another level: never cached as the target's.
+    if (target === undefined || !caches(target) || ctx.routing?.fallback !== undefined) return;
     const t0 = nowNs();
     const decoded = ctx.decoded!;
     const options = inferOptions(ctx);

@@ -9,7 +9,7 @@ export const ENSEMBLE_BACKEND: Backend = {
   metadataPlatform: 'ensemble',
   modelFile: () => undefined,
   load: (load) => EnsembleServable.load(load),
-  dependencies: (config) => [...new Set((config.ensemble_scheduling?.step ?? []).map((s) => s.model_name))],
+  dependsOn: (config) => [...new Set((config.ensemble_scheduling?.step ?? []).map((s) => s.model_name))],
   completeConfig(config) {
     // Ensembles have no instances and no model file (Triton rejects instance_group on them).
     const { instance_group: _groups, default_model_filename: _file, backend: _backend, ...rest } = config;

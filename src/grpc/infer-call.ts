@@ -1,0 +1,35 @@
+// A gRPC inference message as a RequestContext for the inference service, exactly as the HTTP front
+// builds one: the model named in the message, the call's cancellation, its metadata (routes read sticky
+// keys and pins there), its W3C trace context (metadata traceparent/tracestate) and its deadline as the
+// queue timeout. Also the unary ModelInfer itself.
+import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
+import { ClientAbort } from '../server/client-abort.js';
+import { deadlineUs, metadataText, type CallInfo } from './call.js';
+import { peekModel, type PeekedRequest } from './infer-request.js';
+import { GRPC_WIRE, replyMessage } from './infer-wire.js';
+
+export function inferContext(wire: InferenceWire, payload: Buffer, peeked: PeekedRequest, call: CallInfo, signal: ClientAbort): RequestContext {
+  const version = peeked.modelVersion === '' ? undefined : peeked.modelVersion;
+  const ctx = new RequestContext('grpc', wire, peeked.modelName, version, payload);
+  ctx.signal = signal;
+  ctx.metadata = call.metadata; // routes read sticky keys and pins from it
+  const traceparent = metadataText(call.metadata, 'traceparent');
+  if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: metadataText(call.metadata, 'tracestate') };
+  ctx.timeoutUs = deadlineUs(call.getDeadline());
+  return ctx;
+}
+
+/** A call's cancellation (the client's cancel, a broken connection, the deadline) as an abort signal. */
+export function callAbort(call: NodeJS.EventEmitter, what: string): ClientAbort {
+  const abort = new ClientAbort();
+  call.once('cancelled', () => abort.abort(new Error(`the client cancelled the ${what}`)));
+  return abort;
+}
+
+/** ModelInfer: one request through the inference service; resolves with the encoded response. */
+export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
+  const payload = call.request;
+  const ctx = inferContext(GRPC_WIRE, payload, peekModel(payload), call, callAbort(call, 'call'));
+  return service.infer(ctx).then(replyMessage);
+}
