@@ -37,6 +37,7 @@ describe('calls from JavaScript models', () => {
     putJsModel(root, 'rec2', CALLER, { ...io, ...one(2) });
     putJsModel(root, 'ping', CALLER, { ...io, ...one(1) });
     putJsModel(root, 'pong', CALLER, { ...io, ...one(1) });
+    putConfig(root, 'helper_route', { platform: 'tensorgate_route', routing: { targets: [{ model: 'helper' }] } });
     putEnsemble(root, 'ens', {
       max_batch_size: 8,
       input: [tensor('x', 'TYPE_FP32', [3])],
@@ -63,7 +64,7 @@ describe('calls from JavaScript models', () => {
     expect(after).toBe(before + 1);
   });
 
-  it('runs a JavaScript model and an ensemble through the repository, with trace context and priority', async () => {
+  it('runs a JavaScript model, a route and an ensemble through the repository, with trace context and priority', async () => {
     const js = await call('helper', { kind: 'js', priority: 2 }, { headers: { traceparent: TRACE } });
     expect(js.status, js.http.text()).toBe(200);
     expect(js.out('y')).toEqual([101, 102, 103]);
@@ -71,6 +72,9 @@ describe('calls from JavaScript models', () => {
     expect(info.trace.traceparent).toBe(TRACE);
     expect(info.priority).toBe(2);
     expect(info.inner).toMatchObject({ trace: { traceparent: TRACE }, priority: 2 });
+    const routed = await call('helper_route', { kind: 'js' });
+    expect(routed.status, routed.http.text()).toBe(200);
+    expect(routed.out('y')).toEqual([101, 102, 103]);
     const ens = await call('ens', { kind: 'js' });
     expect(ens.status, ens.http.text()).toBe(200);
     expect(ens.out('y')).toEqual([2, 4, 6]);

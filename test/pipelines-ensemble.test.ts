@@ -57,6 +57,10 @@ describe('ensembles', () => {
     putEnsemble(root, 'swapme', single('addc'));
     putEnsemble(root, 'gated', { ...single('wide'), output: [...IO.output, tensor('SPAN', 'TYPE_FP64', [2])], ensemble_scheduling: { max_inflight_requests: 1, step: [{ model_name: 'wide', input_map: { x: 'IN' }, output_map: { y: 'OUT', span: 'SPAN' } }] } });
     putEnsemble(root, 'cached', { ...single('addc'), response_cache: { enable: true } });
+    // A route as a step: plus1 reached through a route (its choice, its statistics) inside the DAG.
+    putConfig(root, 'plus1_route', { platform: 'tensorgate_route', routing: { targets: [{ model: 'plus1' }] } });
+    const viaRoute = JSON.parse(JSON.stringify(MIX).replace('"model_name":"plus1"', '"model_name":"plus1_route"'));
+    putEnsemble(root, 'mixr', viaRoute);
     server = await serve('uws', { modelRepository: root, modelControlMode: 'explicit', loadModel: ['*'], cache: ['local,size=1MiB'] });
   }, 120_000);
 
@@ -88,6 +92,17 @@ describe('ensembles', () => {
     expect(config.instance_group).toBeUndefined();
     const { parseModelConfig } = await import('../src/repository/index.js');
     expect(() => parseModelConfig(config, 'effective config', 'mix')).not.toThrow();
+  });
+
+  it('mixes ONNX, JavaScript and a route: the route chooses its target for the step, as for a client', async () => {
+    const x = [[1, 2, 3]];
+    const r = await infer(server.port, 'mixr', v2Request(fp32(x, 'IN')));
+    expect(r.status, r.http.text()).toBe(200);
+    expect(r.out('OUT')).toEqual(x.flat().map((v) => 3 * v + 1));
+    const composing = (await get(server.port, '/v2/models/mixr/stats')).json().model_stats[0].composing_models;
+    expect(composing.map((c: { name: string }) => c.name)).toEqual(['double', 'plus1_route', 'add']);
+    const text = await metricsText(server.port);
+    expect(metricValue(text, 'tensorgate_route_requests_total', { route: 'plus1_route', target: 'plus1' })).toBe(1);
   });
 
   it('runs independent steps side by side', async () => {

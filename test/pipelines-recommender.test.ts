@@ -2,18 +2,19 @@
 // against the same steps called one by one over HTTP, and against references computed here
 // independently (mean-pooled user vector and dot products for the top-k step, the tree ensemble's
 // pure-JS evaluation for the fallback); the two encoder versions give different answers, each equal
-// to its own reference; the route configs are reported as needing the route backend when it is
-// absent; the load replay runs briefly and writes its summary and picture.
+// to its own reference; the route answers from the primary, then the tree fallback, then the static
+// popular items as what they need goes away; the load replay runs briefly and writes its summary and
+// picture.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIM, ITEMS, ITEM_EMBEDDINGS, TOPK } from '../examples/recommender/lib/catalog.mjs';
-import { prepareRepository, routeBackendPresent } from '../examples/recommender/setup.js';
+import { canaryConfig, prepareRepository, routeBackendPresent } from '../examples/recommender/setup.js';
 import { treeEnsembleParams, treeEnsembleReference } from '../src/onnx/models.js';
-import { post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer } from './helpers/http-server.js';
 import { infer, v2Request, type V2Request } from './helpers/pipelines.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -110,20 +111,43 @@ describe('the recommender case study', () => {
   });
 
   it('reports per-step statistics for the case study ensembles', async () => {
-    const stats = (await (await import('./helpers/http-server.js')).get(server.port, '/v2/models/recommender_v1/stats')).json().model_stats[0];
+    const stats = (await get(server.port, '/v2/models/recommender_v1/stats')).json().model_stats[0];
     expect(stats.composing_models.map((c: { name: string }) => c.name)).toEqual(['features', 'encoder', 'topk']);
   });
 
-  it('the routes need the route backend: this build either serves them or says why not', async () => {
+  it('the route: the primary answers; with the encoder gone the tree fallback does, then the static popular items', async () => {
     const support = routeBackendPresent();
     if (!support.present) {
       expect(support.reason).toMatch(/routes\/recommend\/config\.json: platform/);
       return;
     }
-    // With the route backend (issue 10): the fallback chain answers while the primary is down.
-    const withRoutes = prepareRepository(join(dir, 'routes'), { routes: true });
-    expect(withRoutes.routes).toEqual(['recommend_canary', 'recommend']);
-    for (const name of withRoutes.routes) expect((await post(server.port, `/v2/repository/models/${name}/load`, {})).status).toBeLessThan(500);
+    const withRoutes = prepareRepository(join(dir, 'with-routes'), { routes: true });
+    expect(withRoutes.routes).toEqual(['recommend']);
+    cpSync(join(withRoutes.repository, 'recommend'), join(server.running.repository.root, 'recommend'), { recursive: true });
+    expect((await post(server.port, '/v2/repository/models/recommend/load', {})).status).toBe(200);
+    const u = USERS[0]!;
+    const routed = await infer(server.port, 'recommend', request(u), { headers: { 'x-user-id': String(u.user) } });
+    expect(routed.status, routed.http.text()).toBe(200);
+    expect(routed.http.headers['tensorgate-target']).toBe('recommender_v1');
+    expect(routed.out('item_ids')).toEqual((await infer(server.port, 'recommender_v1', request(u))).out('item_ids'));
+    const fallback = (await infer(server.port, 'recommender_fallback', request(u))).out('item_ids');
+    expect((await post(server.port, '/v2/repository/models/encoder/unload', {})).status).toBe(200);
+    const viaTrees = await infer(server.port, 'recommend', request(u));
+    expect(viaTrees.status, viaTrees.http.text()).toBe(200);
+    expect(viaTrees.http.headers['tensorgate-target']).toBe('recommender_fallback');
+    expect(viaTrees.out('item_ids')).toEqual(fallback);
+    expect((await post(server.port, '/v2/repository/models/trees/unload', {})).status).toBe(200);
+    const popular = await infer(server.port, 'recommend', request(u));
+    expect(popular.status, popular.http.text()).toBe(200);
+    expect(popular.http.headers['tensorgate-target']).toBe('static');
+    expect(popular.out('item_ids')).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const m of ['encoder', 'trees', 'recommender_v1', 'recommender_fallback']) expect((await post(server.port, `/v2/repository/models/${m}/load`, {})).status).toBe(200);
+    const back = await infer(server.port, 'recommend', request(u));
+    expect(back.http.headers['tensorgate-target']).toBe('recommender_v1');
+    // The rollout's config (the canary) loads as a reload of the same route.
+    expect((await post(server.port, '/v2/repository/models/recommend/load', { parameters: { config: JSON.stringify(canaryConfig()) } })).status).toBe(200);
+    const canary = (await get(server.port, '/v2/models/recommend/routing')).json().canary;
+    expect(canary).toMatchObject({ candidate: 'recommender_v2', steps: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95, 100] });
   });
 
   it('the load replay runs, prints its summary and draws latency over time', async () => {

@@ -16,7 +16,7 @@ import { serveOptionsSchema } from '../../src/cli/options.js';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { latencyChart, type Marker, type Sample } from './chart.js';
 import { Population, rateAt, requestBody } from './load.js';
-import { EXAMPLE_DIR, prepareRepository, routeBackendPresent } from './setup.js';
+import { canaryConfig, EXAMPLE_DIR, prepareRepository, routeBackendPresent } from './setup.js';
 
 const SECONDS = Number(process.env.RECOMMENDER_SECONDS ?? 30);
 const RATE = Number(process.env.RECOMMENDER_RATE ?? 300);
@@ -56,11 +56,14 @@ function plan(routes: boolean): Plan {
     return {
       routes,
       target: 'recommend',
-      load: [...base, 'encoder', 'recommender_v1', 'recommender_v2', 'recommend_canary', 'recommend'],
-      rollout: async () => 'canary recommender_v1 -> recommender_v2 progresses by itself (5 % steps)',
+      load: [...base, 'encoder', 'recommender_v1', 'recommender_v2', 'recommend'],
+      rollout: async (s) => {
+        await control(s, 'load', 'recommend', canaryConfig());
+        return 'canary recommender_v1 -> recommender_v2 started (5 % steps every 0.5 s)';
+      },
       fail: async (s) => {
         await control(s, 'unload', 'encoder');
-        return 'encoder unloaded: the primary fails, the fallback chain answers';
+        return 'encoder unloaded: both primaries fail, the fallback chain answers';
       },
       recover: async (s) => {
         await control(s, 'load', 'encoder');
@@ -87,14 +90,16 @@ function plan(routes: boolean): Plan {
   };
 }
 
+/** Which level answered: the route's tensorgate-target header names the target (or 'static'). */
 function levelOf(status: number, headers: Record<string, unknown>, body: string): string {
   if (status !== 200) return 'failed';
   const target = headers['tensorgate-target'];
   if (typeof target === 'string') {
-    if (target.includes('recommender_v1')) return 'primary (encoder v1)';
-    if (target.includes('recommender_v2')) return 'canary (encoder v2)';
-    if (target.includes('fallback')) return 'fallback (trees)';
-    return `static (${target})`;
+    if (target === 'recommender_v1') return 'primary (encoder v1)';
+    if (target === 'recommender_v2') return 'canary (encoder v2)';
+    if (target === 'recommender_fallback') return 'fallback (trees)';
+    if (target === 'static') return 'static (popular items)';
+    return target;
   }
   return (JSON.parse(body) as { model_name: string }).model_name;
 }
@@ -129,6 +134,7 @@ async function main(): Promise<void> {
     await warmUp(server.port, p.target);
     console.log(`serving ${p.target} on port ${server.port}; replaying ${SECONDS} s at ${RATE} req/s (bursts x${BURSTS.factor}), ${CLIENTS} connections`);
     const result = await replay(server, p);
+    if (p.routes) result.route = await routeState(server.port);
     report(result, p);
   } finally {
     await server.stop();
@@ -154,7 +160,27 @@ async function warmUp(port: number, target: string): Promise<void> {
   agent.destroy();
 }
 
+/** The route's own account (GET /v2/models/recommend/routing): the canary's state, each level's answers. */
+async function routeState(port: number): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve) => {
+    request({ host: '127.0.0.1', port, path: '/v2/models/recommend/routing' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    })
+      .on('error', () => resolve(undefined))
+      .end();
+  });
+}
+
 interface Result {
+  route?: Record<string, unknown> | undefined;
   /** Failure messages, counted. */
   errors: Map<string, number>;
   samples: Sample[];
@@ -176,12 +202,14 @@ async function replay(server: RunningServer, p: Plan): Promise<Result> {
   let inflight = 0;
   const waiting: Array<() => void> = [];
   const send = (scheduled: number): Promise<void> => {
-    const body = requestBody(population.next());
+    const asked = population.next();
+    const user = asked.user;
+    const body = requestBody(asked);
     return new Promise((resolve) => {
       const go = (): void => {
         inflight++;
         const sent = performance.now();
-        const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/models/${p.target}/infer`, agent, headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: `/v2/models/${p.target}/infer`, agent, headers: { 'content-length': Buffer.byteLength(body), 'x-user-id': String(user) } }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
@@ -264,6 +292,7 @@ function report(r: Result, p: Plan): void {
     }),
     events: r.markers,
     failures: Object.fromEntries(r.errors),
+    route: r.route,
   };
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
   console.log(`\n${total} requests in ${SECONDS} s; availability ${(summary.availability * 100).toFixed(3)} %`);
@@ -279,6 +308,12 @@ function report(r: Result, p: Plan): void {
     for (const [message, n] of [...r.errors].sort((a, b) => b[1] - a[1]).slice(0, 5)) console.log(`  ${String(n).padStart(6)}  ${message}`);
   }
   if (!p.routes) console.log('\nWithout the route backend nothing answers while the primary is down; with it, the fallback chain does (see README.md).');
+  else if (r.route) {
+    const canary = r.route.canary as { status: string; step: number; weight_percent: number } | undefined;
+    const levels = (r.route.fallback as { levels: Array<{ target: string; answered: number; breaker?: string }> } | undefined)?.levels ?? [];
+    if (canary) console.log(`\ncanary (route 'recommend'): ${canary.status}, step ${canary.step}, candidate at ${canary.weight_percent} %`);
+    console.log(`fallback chain: ${levels.map((l) => `${l.target} ${l.answered}${l.breaker ? ` (breaker ${l.breaker})` : ''}`).join(', ')}`);
+  }
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'recommender.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const title = `recommender: ${total} requests, availability ${(summary.availability * 100).toFixed(2)} %, P99 ${f(summary.latency_ms.p99)} ms${p.routes ? '' : ' (no route backend)'}`;

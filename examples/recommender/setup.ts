@@ -1,7 +1,7 @@
 // Builds a runnable copy of the recommender's repository: the model directories (JavaScript steps,
 // configs, ensembles), the catalog they import, and the ONNX files generated here (two versions of the
-// transformer encoder, the tree ensemble). Routes (the fallback chain and the canary) are copied too
-// when asked: they need the route backend (src/routing), see README.md.
+// transformer encoder, the tree ensemble). The route (`recommend`: the fallback chain ending in the
+// static popular items; its canary variant in routes/recommend.canary.json) is copied too when asked.
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,13 +34,18 @@ export function prepareRepository(dir: string, options: { routes: boolean }): Pr
   writeFileSync(join(repository, 'trees', '1', 'model.onnx'), treeEnsembleModel());
   const routes: string[] = [];
   if (options.routes) {
-    cpSync(join(EXAMPLE_DIR, 'routes'), repository, { recursive: true });
-    routes.push('recommend_canary', 'recommend');
+    cpSync(join(EXAMPLE_DIR, 'routes', 'recommend'), join(repository, 'recommend'), { recursive: true });
+    routes.push('recommend');
   }
   return { repository, routes };
 }
 
-/** Whether this build serves routes: their configs parse only once the route backend is in. */
+/** The route's config during the rollout: the canary from encoder v1 to v2 (a reload of `recommend`). */
+export function canaryConfig(): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(EXAMPLE_DIR, 'routes', 'recommend.canary.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** Whether this build serves routes: their configs parse only where the route backend is in. */
 export function routeBackendPresent(): { present: boolean; reason: string } {
   const where = 'routes/recommend/config.json';
   try {

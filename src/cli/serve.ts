@@ -8,7 +8,7 @@ import { Engine } from '../engine/index.js';
 import { parseCacheFlags, ResponseCache } from '../cache/index.js';
 import { ServerMetrics } from '../metrics/index.js';
 import { ModelRepository } from '../repository/repository.js';
-import { InferenceService, ServerControl } from '../inference/index.js';
+import { InferenceService, inferInProcess, ServerControl } from '../inference/index.js';
 import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
@@ -100,6 +100,8 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     throw err;
   }
   const service = new InferenceService({ repository, cache });
+  // Ensemble steps and calls from JavaScript models that target a route go through the stages.
+  repository.setInvoker((model, version, inputs, opts) => inferInProcess(service, model, version, inputs, opts));
   const control = new ServerControl({ repository, cache, version: packageVersion(), adminToken: options.adminToken });
   const server = new HttpFront({
     service,

@@ -4,3 +4,4 @@ export { InferenceService, type InferenceServiceOptions } from './service.js';
 export { ServerControl, EXTENSIONS, type ServerControlOptions } from './control.js';
 export type { InferenceWire } from './wire.js';
 export type { Stage } from './stage.js';
+export { inferInProcess } from './inproc.js';

@@ -6,7 +6,7 @@
 // priority, trace context and the waiting task, answered over the worker's channel.
 import type { MessagePort } from 'node:worker_threads';
 import { Model } from '../engine/model.js';
-import type { CallWaiter, ModelAccess } from '../repository/backend.js';
+import type { CallWaiter, ModelAccess, ServableInferOptions } from '../repository/backend.js';
 import type { ServedVersion } from '../repository/model-entry.js';
 import { toWireError } from './errors.js';
 import type { CallRequest, DirectoryEntry, ToWorker } from './js/protocol.js';
@@ -89,7 +89,7 @@ export class ModelDirectory {
         for (const [name, t] of Object.entries(call.inputs)) {
           inputs[name] = { ...(t.datatype ? { datatype: t.datatype as never } : {}), shape: t.shape, data: (Array.isArray(t.data) ? asBuffers(t.data) : t.data) as never };
         }
-        const outputs = await served.model.infer(inputs, {
+        const options: ServableInferOptions = {
           outputs: call.outputs,
           timeoutUs: call.timeoutUs,
           priority: call.priority,
@@ -99,7 +99,9 @@ export class ModelDirectory {
           waiter,
           parameters: call.parameters,
           donateInputs: true,
-        });
+        };
+        // A route answers through the inference stages (its choice of target, its fallback chain).
+        const outputs = served.model.throughService ? await this.#models.call(call.model, call.version, inputs, options) : await served.model.infer(inputs, options);
         reply = { kind: 'reply', id: call.id, outputs: wireTensors(outputs, true, transfer), error: undefined };
       } finally {
         this.#models.release(served);

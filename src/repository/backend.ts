@@ -108,7 +108,12 @@ export interface Servable {
   readonly readyWith?: { readonly model: string; readonly version: number | undefined } | undefined;
   /** Models it sends requests to: an explicit load of this one loads them too (as Triton's ensembles). */
   readonly dependencies?: readonly string[] | undefined;
+  /** It answers only through the inference stages (a route): callers inside the server use ModelAccess.call. */
+  readonly throughService?: boolean;
 }
+
+/** Runs a model through the inference stages for a caller inside the server (routes need them). */
+export type InProcessInvoker = (model: string, version: string | undefined, inputs: InferInputs, options: ServableInferOptions) => Promise<InferOutputs>;
 
 /** A version starting to serve, or retired (no new requests; it unloads once drained). */
 export interface ModelChange {
@@ -134,6 +139,11 @@ export interface ModelAccess {
   watch(listener: (change: ModelChange) => void): () => void;
   /** Models not loaded are loaded on a request's demand (--model-memory-budget). */
   readonly onDemand: boolean;
+  /**
+   * Runs a model through the inference stages, as a request from a front would (a route's choice,
+   * fallback, the response cache): for targets marked throughService.
+   */
+  call(model: string, version: string | undefined, inputs: InferInputs, options: ServableInferOptions): Promise<InferOutputs>;
 }
 
 /** What a backend may look up of the other models in the repository while it loads or serves. */

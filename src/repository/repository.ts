@@ -10,7 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
 import { RoutingRuntime } from '../routing/runtime.js';
-import { backendFor, type ModelAccess, type ModelChange } from './backend.js';
+import { backendFor, type InProcessInvoker, type ModelAccess, type ModelChange } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 import { ModelLifecycle, type RepositoryHooks, type RepositoryLogger } from './lifecycle.js';
@@ -58,6 +58,7 @@ export class ModelRepository {
   readonly #lifecycle: ModelLifecycle;
   readonly #budget: MemoryBudget | undefined;
   readonly #watchers = new Set<(change: ModelChange) => void>();
+  #invoker: InProcessInvoker | undefined;
   /** The repository as backends see it: leases, what is served, configs on disk, changes. */
   readonly access: ModelAccess;
   #poller: NodeJS.Timeout | undefined;
@@ -81,6 +82,10 @@ export class ModelRepository {
       served: (name, version) => this.served(name, version),
       allServed: () => this.allServed(),
       configOf: (name) => this.#configOf(name),
+      call: (model, version, inputs, options) => {
+        if (!this.#invoker) return Promise.reject(new RepositoryError('UNAVAILABLE', `'${model}' answers through the inference service, and this repository serves none`));
+        return this.#invoker(model, version, inputs, options);
+      },
       watch: (listener) => {
         this.#watchers.add(listener);
         return () => void this.#watchers.delete(listener);
@@ -124,6 +129,11 @@ export class ModelRepository {
     return repo;
   }
 
+  /** Who runs models through the inference stages for callers inside the server (the service, once made). */
+  setInvoker(invoker: InProcessInvoker): void {
+    this.#invoker = invoker;
+  }
+
   get onDemand(): boolean {
     return this.#options.memoryBudgetBytes !== undefined;
   }
@@ -146,7 +156,7 @@ export class ModelRepository {
           return;
         }
         entry.required = true;
-        if (this.controlMode === 'explicit') await this.#loadDeclared(entry, new Set([name]));
+        if (this.controlMode === 'explicit' && this.#declared(entry).length > 0) await this.#loadDeclared(entry, new Set([name]));
         await this.#lifecycle.sync(entry).catch(() => undefined); // failures are recorded in the index
         if (this.controlMode === 'explicit') await this.#loadDependencies(entry, new Set([name])).catch(() => undefined);
       }),
@@ -313,9 +323,21 @@ export class ModelRepository {
     entry.onDemand = false;
     entry.failed.clear(); // an explicit load retries what failed
     if (configOverride) entry.override = configOverride;
-    await this.#loadDeclared(entry, new Set([name]));
+    // Only a model built from others waits here: any other starts loading at once (so a request that
+    // comes meanwhile waits for that load instead of finding nothing to wait for).
+    if (this.#declared(entry).length > 0) await this.#loadDeclared(entry, new Set([name]));
     await this.#lifecycle.sync(entry);
     await this.#loadDependencies(entry, new Set([name]));
+  }
+
+  /** The models a model's config says it is built from (an ensemble's steps). */
+  #declared(entry: ModelEntry): string[] {
+    try {
+      const config = this.#lifecycle.readConfig(entry).config;
+      return backendFor(config).dependsOn?.(config) ?? [];
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -323,13 +345,7 @@ export class ModelRepository {
    * as Triton loads an ensemble's composing models. Failures are left to the model's own load to name.
    */
   async #loadDeclared(entry: ModelEntry, seen: Set<string>): Promise<void> {
-    let config: ModelConfig;
-    try {
-      config = this.#lifecycle.readConfig(entry).config;
-    } catch {
-      return;
-    }
-    for (const name of backendFor(config).dependsOn?.(config) ?? []) {
+    for (const name of this.#declared(entry)) {
       if (seen.has(name)) continue;
       seen.add(name);
       let dep: ModelEntry;

@@ -28,6 +28,8 @@ export function inferOptions(ctx: RequestContext): ServableInferOptions {
     signal: ctx.signal,
     timings: ctx,
     trace: ctx.trace,
+    chain: ctx.chain,
+    waiter: ctx.waiter,
     parameters: decoded.parameters,
     id: decoded.id,
     // Decoded inputs belong to this request alone and are not read after execute.

@@ -136,7 +136,7 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
         }
         // Asking for every output is asking for none in particular (the engine then skips the selection).
         const all = served.model.metadata.outputs.length === step.requested.length;
-        const outputs = await served.model.infer(stepInputs, {
+        const stepOptions: ServableInferOptions = {
           outputs: all ? undefined : step.requested,
           priority: options.priority,
           timeoutUs: remainingUs,
@@ -148,7 +148,11 @@ export function runEnsemble(rc: RunContext, inputs: InferInputs, options: Servab
           parameters: options.parameters,
           id: options.id,
           donateInputs: donate,
-        });
+        };
+        // A route answers through the inference stages (its choice of target, its fallback chain).
+        const outputs = served.model.throughService
+          ? await rc.models.call(step.model, step.version, stepInputs, stepOptions)
+          : await served.model.infer(stepInputs, stepOptions);
         for (const [output, tensor] of step.outputs) tensors.set(tensor, outputs[output]!);
         rc.steps.succeeded(step.index, step.model, served.versionLabel, nowNs() - t0, stepTimings.queueNs, stepTimings.computeNs);
         if (timings) {
