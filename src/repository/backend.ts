@@ -75,7 +75,7 @@ export interface WorkerStats {
   starting: number;
   /** Workers that died while running requests (uncaught error, process.exit, out of memory). */
   crashes: number;
-  /** Workers stopped because a request's execute ran past its deadline. */
+  /** Workers stopped because their execute outlived every request in it (deadlines, cancellations) by a grace. */
   timeouts: number;
   /** Workers that failed while starting (their initialize threw, their code did not load). */
   startFailures: number;

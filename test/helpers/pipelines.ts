@@ -101,3 +101,36 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return undefined;
 }
+
+const CONTENTS: Record<string, string> = {
+  BOOL: 'bool_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+  BYTES: 'bytes_contents',
+};
+
+/** The same request as a gRPC ModelInferRequest (protobufjs object form: typed contents, parameters). */
+export function grpcRequest(model: string, r: V2Request): Record<string, unknown> {
+  const parameter = (v: unknown): Record<string, unknown> =>
+    typeof v === 'boolean' ? { bool_param: v } : typeof v === 'number' && Number.isInteger(v) ? { int64_param: String(v) } : typeof v === 'number' ? { double_param: v } : { string_param: typeof v === 'string' ? v : JSON.stringify(v) };
+  return {
+    model_name: model,
+    ...(r.id !== undefined ? { id: r.id } : {}),
+    inputs: r.inputs.map((t) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: t.shape.map(String),
+      contents: { [CONTENTS[t.datatype]!]: t.datatype === 'BYTES' ? t.data.map((d) => Buffer.from(String(d))) : t.datatype.endsWith('64') && t.datatype !== 'FP64' ? t.data.map(String) : t.data },
+    })),
+    ...(r.outputs ? { outputs: r.outputs } : {}),
+    ...(r.parameters ? { parameters: Object.fromEntries(Object.entries(r.parameters).map(([k, v]) => [k, parameter(v)])) } : {}),
+  };
+}

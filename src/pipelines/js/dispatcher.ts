@@ -16,8 +16,9 @@ import { nowNs, JsCall, JsTask } from './request.js';
 import type { OutputSpec } from './responses.js';
 
 /**
- * Once every request of a running execute has timed out, the worker hears it (request.signal aborts,
- * calls made for them are cancelled) and has this long to return before it is stopped.
+ * Once every request of a running execute has timed out or been cancelled, the worker hears it
+ * (request.signal aborts, calls made for them are cancelled) and has this long to return before it is
+ * stopped.
  */
 export const KILL_GRACE_MS = 1000;
 
@@ -98,6 +99,7 @@ export class Dispatcher implements GraphPool {
     if (task === undefined) this.#o.queue.remove(call);
     else this.#pool?.broadcast({ kind: 'abort', task: task.id, index: call.index, reason: { kind: 'CANCELLED', message: 'the request was cancelled' } });
     this.#fail(call, error);
+    if (task !== undefined && task.live().length === 0) this.#abandoned(task);
     this.pump();
   }
 
@@ -217,8 +219,16 @@ export class Dispatcher implements GraphPool {
       this.#armDeadline(task);
       return;
     }
-    // Nobody waits for this execute any more: if it does not return within the grace, stop its
-    // worker (piscina starts a new one).
+    this.#abandoned(task);
+  }
+
+  /**
+   * Nobody waits for this execute any more (its requests timed out or were cancelled): if it does not
+   * return within the grace, its worker is stopped (piscina starts a new one), so a hung execute
+   * cannot keep a worker for ever.
+   */
+  #abandoned(task: JsTask): void {
+    if (task.timer !== undefined) clearTimeout(task.timer);
     task.timer = setTimeout(() => {
       if (!this.#tasks.has(task.id)) return;
       task.killed = true;
