@@ -18,6 +18,23 @@ import { StepStats } from './step-stats.js';
 
 const nowNs = (): number => performance.now() * 1e6;
 
+/**
+ * A step model's metadata once it is settled: a model still loading is waited for (acquire waits on
+ * a load in progress), and a route is waited for with the model it answers like (its metadata is its
+ * primary target's).
+ */
+async function settledMetadata(models: ModelAccess, name: string, version: string | undefined, depth: number): Promise<ServableMetadata> {
+  const leased = models.acquire(name, version);
+  const served = leased instanceof Promise ? await leased : leased;
+  try {
+    const other = served.model.readyWith;
+    if (other !== undefined && depth < 4) await settledMetadata(models, other.model, other.version === undefined ? undefined : String(other.version), depth + 1).catch(() => undefined);
+    return served.model.metadata;
+  } finally {
+    models.release(served);
+  }
+}
+
 export class EnsembleServable implements Servable {
   readonly metadata: ServableMetadata;
   readonly #name: string;
@@ -58,10 +75,7 @@ export class EnsembleServable implements Servable {
     const metadata = new Map<PlanStep, ServableMetadata | Error>();
     for (const step of plan.steps) {
       try {
-        const leased = load.models.acquire(step.model, step.version);
-        const served = leased instanceof Promise ? await leased : leased;
-        metadata.set(step, served.model.metadata);
-        load.models.release(served);
+        metadata.set(step, await settledMetadata(load.models, step.model, step.version, 0));
       } catch (err) {
         metadata.set(step, err as Error);
       }
@@ -74,7 +88,8 @@ export class EnsembleServable implements Servable {
     if (problem !== undefined) throw new RepositoryError('INVALID', problem);
     const servable = new EnsembleServable(load, plan);
     servable.#unwatch = load.models.watch((change) => {
-      if (servable.#stepNames.has(change.version.name)) servable.#recheck();
+      const name = change.version.name;
+      if (servable.#stepNames.has(name) || servable.#routeTargets().has(name)) servable.#recheck();
     });
     try {
       await runWarmup(servable, load.config.model_warmup, load.dir);
@@ -83,6 +98,16 @@ export class EnsembleServable implements Servable {
       throw err;
     }
     return servable;
+  }
+
+  /** The models route steps answer like (their primary targets): a change to one changes the step. */
+  #routeTargets(): Set<string> {
+    const out = new Set<string>();
+    for (const step of this.#plan.steps) {
+      const other = this.#models.served(step.model, step.version)[0]?.model.readyWith;
+      if (other) out.add(other.model);
+    }
+    return out;
   }
 
   /** A step's model changed: does every step still fit what serves it now? */
