@@ -9,7 +9,7 @@ import { httpStatusFor } from '../src/protocol/errors.js';
 import { fromWireError, modelWireError, withContext } from '../src/pipelines/errors.js';
 import { BatchQueue, type Queued } from '../src/pipelines/js/batcher.js';
 import { bucketOf, StatsRecorder } from '../src/pipelines/stats.js';
-import { ownsBuffer, wireTensor } from '../src/pipelines/tensors.js';
+import { Arena, ownsBuffer, wireTensor } from '../src/pipelines/tensors.js';
 import { GraphTask, WaitGraph, type GraphCall, type GraphPool } from '../src/pipelines/wait-graph.js';
 
 const batching = (options: Record<string, unknown>) => toNativeBatching(parseOptions(loadOptionsSchema, { maxBatchSize: 8, ...options }, 'test'));
@@ -162,6 +162,21 @@ describe('tensors crossing threads', () => {
     expect(ownsBuffer(notGiven as Int32Array)).toBe(true);
     const shared = new Float64Array(new SharedArrayBuffer(16));
     expect(wireTensor({ shape: [2], data: shared }, false, new Set()).data).toBe(shared);
+  });
+
+  it('packs the small tensors of a message into one arena buffer; large ones keep their own', () => {
+    const small = [new Float32Array([1, 2, 3]), new Int8Array([1, 2, 3, 4, 5])];
+    const large = new Float32Array(2048);
+    const arena = new Arena(Arena.bytesFor([...small, large]));
+    expect(arena.buffer.byteLength).toBe(16 + 8); // each small one 8-aligned; the large one not counted
+    const transfer = new Set<ArrayBuffer>();
+    const placed = small.map((d) => wireTensor({ shape: [d.length], data: d }, true, transfer, arena).data as ArrayBufferView);
+    expect(placed.map((p) => p.buffer)).toEqual([arena.buffer, arena.buffer]);
+    expect(Array.from(placed[0] as Float32Array)).toEqual([1, 2, 3]);
+    expect(Array.from(placed[1] as Int8Array)).toEqual([1, 2, 3, 4, 5]);
+    expect(small[0]!.length).toBe(3); // copied, not moved
+    expect(wireTensor({ shape: [2048], data: large }, true, transfer, arena).data).toBe(large);
+    expect(transfer.has(large.buffer)).toBe(true);
   });
 
   it('packs BYTES elements into one buffer and keeps strings', () => {

@@ -1,8 +1,9 @@
 // Tensors crossing between threads without copies where possible. An ArrayBuffer that a tensor owns
 // entirely is transferred (moved: the sender's view is left empty); a view into a larger buffer is
 // copied once, to exactly its bytes, and that copy is transferred (a structured clone would copy the
-// whole underlying buffer); a SharedArrayBuffer-backed view is shared as is. BYTES elements are packed
-// into one buffer. Used by the main thread (requests to JavaScript models, answers to their calls) and
+// whole underlying buffer); a SharedArrayBuffer-backed view is shared as is. Small tensors of one
+// message are copied into one arena buffer (one transfer per message, not per tensor), and BYTES
+// elements into one buffer per tensor. Used by the main thread (requests to JavaScript models, answers to their calls) and
 // by workers (responses, calls to other models).
 import type { DataType } from '../engine/datatype.js';
 
@@ -48,16 +49,57 @@ function packBytes(elements: ReadonlyArray<unknown>, transfer: Set<ArrayBuffer>)
   });
 }
 
+/** Tensors up to this size travel packed together in one buffer per message (an arena). */
+export const SMALL_TENSOR_BYTES = 4096;
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
 /**
- * One tensor made ready to post: `move` says the caller gives its buffers away (transferred when
- * owned entirely); otherwise numeric data is copied to a buffer of its own first.
+ * One buffer that the small tensors of a message are copied into, so that a batch of requests crosses
+ * with one transferred buffer instead of one per tensor (each transferred buffer costs more to post
+ * than copying a small one).
  */
-export function wireTensor(tensor: { datatype?: DataType | undefined; shape: readonly number[]; data: unknown }, move: boolean, transfer: Set<ArrayBuffer>): WireTensor {
+export class Arena {
+  readonly buffer: ArrayBuffer;
+  #at = 0;
+  constructor(bytes: number) {
+    this.buffer = new ArrayBuffer(bytes);
+  }
+  /** The bytes an arena needs for these views (those that qualify). */
+  static bytesFor(views: Iterable<unknown>): number {
+    let n = 0;
+    for (const v of views) if (Arena.fits(v)) n += align8((v as Numeric).byteLength);
+    return n;
+  }
+  static fits(v: unknown): v is Numeric {
+    return ArrayBuffer.isView(v) && !(v instanceof DataView) && v.byteLength <= SMALL_TENSOR_BYTES && !(v.buffer instanceof SharedArrayBuffer);
+  }
+  place(view: Numeric): Numeric {
+    const at = this.#at;
+    new Uint8Array(this.buffer, at, view.byteLength).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    this.#at = at + align8(view.byteLength);
+    const Ctor = view.constructor as new (buffer: ArrayBuffer, offset: number, length: number) => Numeric;
+    return new Ctor(this.buffer, at, view.byteLength / (view as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+  }
+}
+
+/**
+ * One tensor made ready to post: small numeric data goes to the arena when there is one; otherwise
+ * `move` says the caller gives its buffers away (transferred when owned entirely), and numeric data is
+ * copied to a buffer of its own first when not.
+ */
+export function wireTensor(
+  tensor: { datatype?: DataType | undefined; shape: readonly number[]; data: unknown },
+  move: boolean,
+  transfer: Set<ArrayBuffer>,
+  arena?: Arena,
+): WireTensor {
   const shape = [...tensor.shape];
   const data = tensor.data;
   if (Array.isArray(data)) return { datatype: tensor.datatype, shape, data: packBytes(data, transfer) };
   const view = data as Numeric;
   if (view.buffer instanceof SharedArrayBuffer) return { datatype: tensor.datatype, shape, data: view };
+  if (arena !== undefined && Arena.fits(view)) return { datatype: tensor.datatype, shape, data: arena.place(view) };
   if (move && ownsBuffer(view)) {
     transfer.add(view.buffer as ArrayBuffer);
     return { datatype: tensor.datatype, shape, data: view };
@@ -71,9 +113,10 @@ export function wireTensors(
   tensors: Readonly<Record<string, { datatype?: DataType | undefined; shape: readonly number[]; data: unknown }>>,
   move: boolean,
   transfer: Set<ArrayBuffer>,
+  arena?: Arena,
 ): WireTensors {
   const out: WireTensors = {};
-  for (const name in tensors) out[name] = wireTensor(tensors[name]!, move, transfer);
+  for (const name in tensors) out[name] = wireTensor(tensors[name]!, move, transfer, arena);
   return out;
 }
 

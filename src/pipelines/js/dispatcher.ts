@@ -7,7 +7,7 @@ import { TensorgateError } from '../../engine/errors.js';
 import { chainText } from '../calls.js';
 import { fromWireError } from '../errors.js';
 import type { StatsRecorder } from '../stats.js';
-import { wireTensors } from '../tensors.js';
+import { Arena, wireTensors } from '../tensors.js';
 import { waitGraph, type GraphPool, type GraphTask } from '../wait-graph.js';
 import type { BatchQueue } from './batcher.js';
 import type { WorkerPool } from './pool.js';
@@ -160,12 +160,15 @@ export class Dispatcher implements GraphPool {
     const task = new JsTask(this, this.#nextTask++, calls, `${this.label} task`);
     const start = task.startNs;
     const transfer = new Set<ArrayBuffer>();
+    const small = Arena.bytesFor(calls.flatMap((c) => Object.values(c.inputs).map((t) => t.data)));
+    const arena = small > 0 ? new Arena(small) : undefined;
+    if (arena) transfer.add(arena.buffer);
     const requests: WireRequest[] = calls.map((c) => {
       const queued = start - c.enqueueNs;
       this.#o.stats.queued(queued);
       if (c.timings) c.timings.queueNs = queued;
       return {
-        inputs: wireTensors(c.inputs, c.donate, transfer),
+        inputs: wireTensors(c.inputs, c.donate, transfer, arena),
         outputs: c.outputs,
         parameters: c.parameters,
         id: c.id,

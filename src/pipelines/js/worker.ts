@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import { elementCount } from '../../engine/datatype.js';
 import { TensorgateError } from '../../engine/errors.js';
 import { fromWireError, modelWireError, type WireError } from '../errors.js';
-import { wireTensor, type WireTensors } from '../tensors.js';
+import { Arena, wireTensor, type WireTensors } from '../tensors.js';
 import type { JsInitializeArgs, JsModel, JsRequest, JsResponse, JsTensor } from './api.js';
 import type { HelloMessage, TaskMessage, TaskResult, ToWorker, WireResponse, WorkerSetup } from './protocol.js';
 import { fromWire, WorkerCalls } from './worker-calls.js';
@@ -113,7 +113,7 @@ function badResponse(index: number, message: string): WireResponse {
 }
 
 /** One response as it goes back: outputs moved (their arrays now belong to the server), or the error. */
-function response(value: JsResponse | undefined, index: number, transfer: Set<ArrayBuffer>): WireResponse {
+function response(value: JsResponse | undefined, index: number, transfer: Set<ArrayBuffer>, arena: Arena | undefined): WireResponse {
   if (value instanceof Error) return { error: modelWireError(value) };
   if (value === null || typeof value !== 'object') return badResponse(index, 'expected { outputs: { name: tensor } } or an Error');
   if ('error' in value && (value as { error: unknown }).error !== undefined) return { error: modelWireError((value as { error: unknown }).error) };
@@ -129,7 +129,7 @@ function response(value: JsResponse | undefined, index: number, transfer: Set<Ar
     if (ArrayBuffer.isView(data) && data.byteLength === 0 && data.buffer.byteLength === 0 && elementCount(t.shape) > 0) {
       return badResponse(index, `output '${name}': its array is empty, as after an earlier response took it (outputs are moved to the server, not copied): return a new array, or a copy of one you keep`);
     }
-    wire[name] = wireTensor(t as Parameters<typeof wireTensor>[0], true, transfer);
+    wire[name] = wireTensor(t as Parameters<typeof wireTensor>[0], true, transfer, arena);
   }
   return { outputs: wire };
 }
@@ -149,7 +149,11 @@ export default async function run(task: TaskMessage): Promise<unknown> {
       const error: WireError = { kind: 'INTERNAL', message: `${setup.name}: execute returned ${got} for ${requests.length} requests (one response per request)` };
       result = { executeNs, responses: undefined, error };
     } else {
-      result = { executeNs, responses: responses.map((r, i) => response(r, i, transfer)), error: undefined };
+      // Small outputs of the whole batch go back packed in one buffer.
+      const small = Arena.bytesFor(responses.flatMap((r) => (r !== null && typeof r === 'object' && !(r instanceof Error) ? Object.values((r as { outputs?: Record<string, JsTensor> }).outputs ?? {}).map((t) => t?.data) : [])));
+      const arena = small > 0 ? new Arena(small) : undefined;
+      if (arena) transfer.add(arena.buffer);
+      result = { executeNs, responses: responses.map((r, i) => response(r, i, transfer, arena)), error: undefined };
     }
   } catch (err) {
     result = { executeNs: (performance.now() - t0) * 1e6, responses: undefined, error: modelWireError(err) };
