@@ -38,3 +38,12 @@ export function table(rows: Array<Record<string, string | number>>): string {
 export function machine(): Record<string, unknown> {
   return { node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() };
 }
+
+const ROW: Record<string, number> = { tiny: 16, mlp: 256 };
+
+/** The v2 JSON body of one row for an example model (tiny: 16 inputs, mlp: 256). */
+export function inferBody(model: string): string {
+  const n = ROW[model]!;
+  const data = Array.from({ length: n }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
+  return JSON.stringify({ inputs: [{ name: 'x', shape: [1, n], datatype: 'FP32', data }] });
+}

@@ -19,7 +19,7 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
-import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
+import { BENCH_DIR, inferBody, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
@@ -31,7 +31,6 @@ const MODELS = (process.env.BENCH_MODELS ?? 'tiny,mlp').split(',');
 const BASELINE_DIR = process.env.BENCH_BASELINE_DIR ? resolve(process.env.BENCH_BASELINE_DIR) : undefined;
 const SYSTEMS = (process.env.BENCH_SYSTEMS ?? `tensorgate-uws,tensorgate-node,${BASELINE_DIR ? 'tensorgate-baseline,' : ''}fastify-ort,uws-echo`).split(',');
 const THREADS = process.env.BENCH_INTRA_THREADS ?? '1';
-const ROW: Record<string, number> = { tiny: 16, mlp: 256 };
 const ROUTES = process.env.BENCH_ROUTES !== '0';
 const ROUTE_CELLS = ['tiny', 'route-one', 'route-split'] as const;
 
@@ -55,12 +54,6 @@ function routeScript(dir: string, cell: string): string {
     'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, { ["Content-Type"] = "application/json", ["x-user"] = "user-" .. (n % 10000) }, nil)\nend\n';
   writeFileSync(path, cell === 'route-split' ? base + sticky : base);
   return path;
-}
-
-export function inferBody(model: string): string {
-  const n = ROW[model]!;
-  const data = Array.from({ length: n }, (_, i) => Math.round(Math.sin(i) * 1000) / 1000);
-  return JSON.stringify({ inputs: [{ name: 'x', shape: [1, n], datatype: 'FP32', data }] });
 }
 
 function wrkScript(dir: string, model: string): string {

@@ -366,6 +366,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
       const text = await scrape(a.port);
       expect(metric(text, 'tensorgate_cache_errors_total', { level: 'l2' })).toBeGreaterThan(errorsBefore);
       expect(metric(text, 'tensorgate_cache_hits_total', { level: 'l1', model: 'tiny' })).toBeGreaterThan(0);
+      expect(metric(text, 'tensorgate_cache_circuit_open', { level: 'l2' })).toBe(1); // what TensorgateRedisCircuitOpen watches
     } finally {
       agent.destroy();
     }
@@ -386,6 +387,7 @@ describe.skipIf(!hasRedis)('response cache over HTTP with a real Redis', () => {
         15_000,
         100,
       );
+      expect(metric(await scrape(a.port), 'tensorgate_cache_circuit_open', { level: 'l2' })).toBe(0);
       // Now a value written after the restart is in L2: a fresh server finds it without computing.
       const n = (await keys('t5:', fresh)).length;
       const w = row16(unique++);

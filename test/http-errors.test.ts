@@ -159,7 +159,7 @@ describe.each(ENGINES)('errors over %s', (engine) => {
     });
 
     it('unknown route', async () => {
-      for (const path of ['/', '/v3', '/v2/health', '/v2/health/other', '/v2/models/id_fp32/bogus', '/v2/models/id_fp32/versions', '/v2/repository/other', '/metricsx']) {
+      for (const path of ['/v3', '/v2/health', '/v2/health/other', '/v2/models/id_fp32/bogus', '/v2/models/id_fp32/versions', '/v2/repository/other', '/metricsx']) {
         expectError(await get(port, path), 404, /no route/);
       }
       expectError(await post(port, '/v2/models/id_fp32/infer/extra', '{}'), 404, /no route/);

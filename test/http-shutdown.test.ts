@@ -246,7 +246,8 @@ describe.each(ENGINES)('graceful shutdown over %s', (engine) => {
       async () => {
         const text = (await get(port, '/metrics')).text();
         return (
-          metricValue(text, 'nv_inference_pending_request_count', 'slow_drain') + metricValue(text, 'nv_inference_request_success', 'slow_drain') >=
+          // In flight (queued or executing) or done: accepted by the batcher.
+          metricValue(text, 'tensorgate_inflight_requests', 'slow_drain') + metricValue(text, 'nv_inference_request_success', 'slow_drain') >=
           ACCEPTED
         );
       },

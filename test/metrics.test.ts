@@ -34,7 +34,8 @@ const batch = (batchSize: number, executions: number, ns = 0): NativeBatchStat =
 
 function fakeStats(over: Partial<NativeModelStats> = {}): NativeModelStats {
   return {
-    pending: 3,
+    pending: 5,
+    queued: 3,
     inferenceCount: 40,
     executionCount: 12,
     lastInferenceMs: 1_700_000_000_250,
@@ -236,8 +237,9 @@ describe('native model statistics', () => {
     expect(sampleValue(f, 'nv_inference_request_success', M)).toBe(30);
     expect(sampleValue(f, 'nv_inference_count', M)).toBe(40);
     expect(sampleValue(f, 'nv_inference_exec_count', M)).toBe(12);
-    expect(sampleValue(f, 'nv_inference_pending_request_count', M)).toBe(3);
+    expect(sampleValue(f, 'nv_inference_pending_request_count', M)).toBe(3); // Triton's: queued, not executing
     expect(f.get('nv_inference_pending_request_count')!.type).toBe('gauge');
+    expect(sampleValue(f, 'tensorgate_inflight_requests', M)).toBe(5); // queued + executing
     expect(sampleValue(f, 'nv_inference_request_duration_us', M)).toBe(45_000);
     expect(sampleValue(f, 'nv_inference_queue_duration_us', M)).toBe(6_000);
     expect(sampleValue(f, 'nv_inference_compute_input_duration_us', M)).toBe(1.5);

@@ -119,6 +119,8 @@ ModelCore::ModelCore(std::shared_ptr<Runtime> runtime, std::unique_ptr<LoadedSes
   scheduler_ = std::make_unique<Scheduler>(
       batching_, [this](std::vector<Request*>& batch) { Execute(batch); },
       [this](std::vector<Request*>& requests, const Status& status) {
+        // Dropped from the queue (timed out, cancelled): no longer waiting to execute.
+        stats_.queued.fetch_sub(static_cast<int64_t>(requests.size()), std::memory_order_relaxed);
         for (Request* r : requests) r->status = status;
         Complete(requests);
       });
@@ -144,7 +146,10 @@ void ModelCore::Submit(Request* request, uint32_t priority, uint64_t timeout_us)
   request->enqueue_ns = NowNs();
   request->deadline_ns = timeout == 0 ? 0 : request->enqueue_ns + static_cast<int64_t>(timeout) * 1000;
   request->delay_on_timeout = policy.timeout_action_delay;
+  // Counted before the push: a runner may take the request before Enqueue returns.
+  stats_.queued.fetch_add(1, std::memory_order_relaxed);
   if (!scheduler_->Enqueue(request)) {
+    stats_.queued.fetch_sub(1, std::memory_order_relaxed);
     ReleasePending(1);
     stats_.Fail(FailReason::kQueueFull);
     throw Error(ErrorCode::kQueueFull, "queue of priority level " + std::to_string(request->level + 1) + " is full (max_queue_size " +
@@ -154,6 +159,7 @@ void ModelCore::Submit(Request* request, uint32_t priority, uint64_t timeout_us)
 
 void ModelCore::Execute(std::vector<Request*>& batch) {
   const int64_t start = NowNs();
+  stats_.queued.fetch_sub(static_cast<int64_t>(batch.size()), std::memory_order_relaxed);
   int64_t total_rows = 0;
   for (Request* r : batch) {
     total_rows += r->rows;

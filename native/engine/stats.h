@@ -46,7 +46,8 @@ struct ModelStats {
   DurationStat queue, compute_input, compute_infer, compute_output;  // per request
   std::atomic<uint64_t> inference_count{0};  // rows (Triton: inferences, counting batch size)
   std::atomic<uint64_t> execution_count{0};  // batches run
-  std::atomic<int64_t> pending{0};           // accepted, not yet completed
+  std::atomic<int64_t> pending{0};           // accepted, not yet completed (the unload drain waits on it)
+  std::atomic<int64_t> queued{0};            // accepted, waiting for their batch to start (Triton's pending count)
   std::atomic<int64_t> last_inference_ms{0};
   // Per batch size (in rows): index = rows; rows beyond max go in the last slot.
   std::vector<BatchSizeStat> batch_sizes;

@@ -6,6 +6,7 @@
 #include "engine/model_core.h"
 #include "engine/runtime.h"
 #include "engine/stats.h"
+#include "gpu/nvml.h"
 #include "js/addon_data.h"
 #include "js/completion_layout.h"
 #include "js/env_channel.h"
@@ -100,6 +101,32 @@ void Teardown(AddonData* data, napi_env env) {
   }
 }
 
+// gpuDevices(): { available, reason?, devices: [{ index, uuid, name, utilization, memoryUsedBytes,
+// memoryTotalBytes, powerWatts, powerLimitWatts }] } read through NVML now (-1: not supported).
+Napi::Value GpuDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const GpuReadings readings = ReadGpus();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", readings.available);
+  if (!readings.available) o.Set("reason", readings.reason);
+  Napi::Array devices = Napi::Array::New(env, readings.devices.size());
+  for (size_t i = 0; i < readings.devices.size(); ++i) {
+    const GpuReading& r = readings.devices[i];
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("index", r.index);
+    d.Set("uuid", r.uuid);
+    d.Set("name", r.name);
+    d.Set("utilization", r.utilization);
+    d.Set("memoryUsedBytes", r.memory_used);
+    d.Set("memoryTotalBytes", r.memory_total);
+    d.Set("powerWatts", r.power_watts);
+    d.Set("powerLimitWatts", r.power_limit_watts);
+    devices.Set(static_cast<uint32_t>(i), d);
+  }
+  o.Set("devices", devices);
+  return o;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -122,6 +149,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New(env, LoadModel, "loadModel"));
   exports.Set("attachModel", Napi::Function::New(env, AttachModel, "attachModel"));
   exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));
+  exports.Set("gpuDevices", Napi::Function::New(env, GpuDevices, "gpuDevices"));
   exports.Set("ortApiVersion", Napi::Number::New(env, ORT_API_VERSION));
   Napi::Object layout_fields = Napi::Object::New(env);
   const std::pair<const char*, int> fields[] = {

@@ -1,5 +1,6 @@
 #include "js/model_wrap.h"
 
+#include <algorithm>
 #include <string>
 
 #include "engine/datatype.h"
@@ -278,6 +279,8 @@ Napi::Value ModelWrap::Stats(const Napi::CallbackInfo& info) {
   ModelStats& s = core_->stats();
   Napi::Object o = Napi::Object::New(env);
   o.Set("pending", Napi::Number::New(env, static_cast<double>(s.pending.load(std::memory_order_relaxed))));
+  // Relaxed counters updated on several threads can be read mid-update: never report below zero.
+  o.Set("queued", Napi::Number::New(env, static_cast<double>(std::max<int64_t>(0, s.queued.load(std::memory_order_relaxed)))));
   o.Set("inferenceCount", Napi::Number::New(env, static_cast<double>(s.inference_count.load(std::memory_order_relaxed))));
   o.Set("executionCount", Napi::Number::New(env, static_cast<double>(s.execution_count.load(std::memory_order_relaxed))));
   o.Set("lastInferenceMs", Napi::Number::New(env, static_cast<double>(s.last_inference_ms.load(std::memory_order_relaxed))));

@@ -14,7 +14,8 @@ import type { InferOutputs, OutputTensor } from '../engine/tensor.js';
 import { CodecError, decodeValue, encodeValue, entrySize } from './codec.js';
 import type { CacheConfig } from './config.js';
 import { CacheKey, makeKey, type CacheKeyParts, type KeyHash } from './key.js';
-import { RedisLevel, type CacheLogger, type L2State } from './redis-level.js';
+// Type-only: ioredis loads when a Redis level is configured, not on every server start (cold start).
+import type { CacheLogger, L2State, RedisLevel } from './redis-level.js';
 
 export type CacheLevel = 'l1' | 'l2';
 
@@ -142,7 +143,9 @@ export class ResponseCache {
 
   static async create(config: CacheConfig, options: ResponseCacheOptions = {}): Promise<ResponseCache> {
     const sink = options.sink ?? NO_SINK;
-    const l2 = config.redis ? await RedisLevel.open(config.redis, (reason) => sink.error('l2', reason), options.logger) : undefined;
+    const l2 = config.redis
+      ? await (await import('./redis-level.js')).RedisLevel.open(config.redis, (reason) => sink.error('l2', reason), options.logger)
+      : undefined;
     return new ResponseCache(config, options, l2);
   }
 

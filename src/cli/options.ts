@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseHorizons } from '../forecast/duration.js';
+import { parseTraceConfig } from '../tracing/settings.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -44,12 +46,58 @@ export const serveOptionsSchema = z
     interOpThreads: int.min(0).optional(),
     /** Response cache levels: `local,size=BYTES` and/or `redis,url=redis://...[,ttl_s=N]`. */
     cache: z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v])).default([]),
+    /** Predictive scaling: per-minute request-rate history, Holt-Winters forecast, recommended replicas. */
+    forecast: z.boolean().default(false),
+    forecastHorizons: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return parseHorizons(text, 60);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      })
+      .optional(),
+    replicaCapacityRps: z.coerce.number().positive().optional(),
+    targetUtilization: z.coerce.number().gt(0).max(1).optional(),
+    /** Bucket bounds (seconds, ascending) of the per-model latency histogram. */
+    latencyBuckets: z
+      .union([z.string(), z.array(z.number())])
+      .transform((v, ctx) => {
+        const list = typeof v === 'string' ? v.split(',').map((x) => Number(x.trim())) : v;
+        if (list.length === 0 || !list.every((x, i) => Number.isFinite(x) && x > 0 && (i === 0 || x > list[i - 1]!))) {
+          ctx.addIssue({ code: 'custom', message: 'expected ascending positive seconds, comma-separated (e.g. 0.01,0.05,0.1,0.5)' });
+        }
+        return list;
+      })
+      .optional(),
+    /** Tracing, as Triton's --trace-config: rate=N, level=TIMESTAMPS|OFF, count=N, url=..., resource=k=v, bsp_*. */
+    traceConfig: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v, ctx) => {
+        const values = Array.isArray(v) ? v : [v];
+        try {
+          parseTraceConfig(values);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^--trace-config:? ?/, '') });
+        }
+        return values;
+      })
+      .default([]),
     /** Where routes keep their state across restarts (canary rollouts, weights set by hand, bandit and A/B statistics). */
     stateDir: z.string().min(1).optional(),
     /** Routes' state in Redis instead, shared by every replica. */
     stateRedis: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.forecast) return;
+    // Forecast settings without --forecast would be accepted and do nothing: refuse them.
+    for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
+      if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+    }
+  });
 
 export type ServeOptions = z.output<typeof serveOptionsSchema>;
 
@@ -73,6 +121,12 @@ const FLAGS = {
   'intra-op-threads': { type: 'string' },
   'inter-op-threads': { type: 'string' },
   cache: { type: 'string', multiple: true },
+  forecast: { type: 'boolean' },
+  'forecast-horizons': { type: 'string' },
+  'replica-capacity-rps': { type: 'string' },
+  'target-utilization': { type: 'string' },
+  'trace-config': { type: 'string', multiple: true },
+  'latency-buckets': { type: 'string' },
   'state-dir': { type: 'string' },
   'state-redis': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -100,6 +154,17 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --inter-op-threads N          ONNX Runtime's process-wide inter-op pool
   --cache SPEC                  response cache level, repeatable: local,size=BYTES | redis,url=redis://HOST:PORT[,ttl_s=N]
                                 (models opt in with response_cache { enable: true } in their config)
+  --forecast                    predictive scaling: per-minute request-rate history, Holt-Winters forecast,
+                                tensorgate_{forecast_requests_per_second,replica_capacity_rps,recommended_replicas}
+  --forecast-horizons LIST      default 5m,15m,1h: the horizon label of the forecast metrics
+  --replica-capacity-rps N      requests/s one replica sustains (default: measured from busy minutes)
+  --target-utilization F        share of capacity recommended replicas run at (default 0.7)
+  --latency-buckets S,S,...     bucket bounds (seconds) of tensorgate_inference_request_duration_seconds
+                                (default 0.001,0.0025,0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,10)
+  --trace-config SETTING        OpenTelemetry tracing as Triton's, repeatable: level=TIMESTAMPS|OFF (default OFF),
+                                rate=N (every Nth request, default 1000), count=N (-1: no limit), url=URL (OTLP/HTTP,
+                                default http://localhost:4318/v1/traces), resource=KEY=VALUE, bsp_max_queue_size=N,
+                                bsp_schedule_delay=MS, bsp_max_export_batch_size=N; several may share one flag, comma-separated
   --state-dir DIR               routes keep their state here across restarts (canary step, weights, bandit and A/B statistics)
   --state-redis URL             routes keep their state in Redis instead, shared by every replica (redis://HOST:PORT[/DB])
 `;

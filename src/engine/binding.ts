@@ -50,7 +50,13 @@ export interface NativeBatchStat {
 }
 
 export interface NativeModelStats {
+  /** Accepted and not yet completed (executing ones included). */
   pending: number;
+  /**
+   * Accepted and waiting for their batch to start: Triton's pending request count. Absent from
+   * addons built before it (the metric is then left out rather than reported with another meaning).
+   */
+  queued?: number;
   inferenceCount: number;
   executionCount: number;
   lastInferenceMs: number;
@@ -156,6 +162,25 @@ export type CompletionHandler = (
   bytes: Buffer[][] | undefined,
 ) => void;
 
+export interface NativeGpuDevice {
+  index: number;
+  uuid: string;
+  name: string;
+  /** 0..1; -1 where the device does not report it (likewise below). */
+  utilization: number;
+  memoryUsedBytes: number;
+  memoryTotalBytes: number;
+  powerWatts: number;
+  powerLimitWatts: number;
+}
+
+export interface NativeGpuReadings {
+  available: boolean;
+  /** Why not, when unavailable (no driver, not Linux). */
+  reason?: string;
+  devices: NativeGpuDevice[];
+}
+
 export interface NativeBinding {
   init(options: NativeInitOptions): NativeRuntimeInfo;
   setCompletionHandler(handler: CompletionHandler): void;
@@ -163,6 +188,8 @@ export interface NativeBinding {
   loadModel(source: string | Uint8Array, session: NativeSessionOptions, batching: NativeBatchingOptions): Promise<NativeModel>;
   attachModel(id: number): NativeModel;
   histogramBounds(): number[];
+  /** GPU readings through NVML (absent from addons built before it). */
+  gpuDevices?(): NativeGpuReadings;
   readonly ortApiVersion: number;
   /** The completion descriptor layout the addon writes (native/js/completion_layout.h). */
   readonly completionLayout: CompletionLayout;

@@ -2,9 +2,10 @@
 // builds one: the model named in the message, the call's cancellation, its metadata (routes read sticky
 // keys and pins there), its W3C trace context (metadata traceparent/tracestate) and its deadline as the
 // queue timeout. Also the unary ModelInfer itself.
-import type { ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
 import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
 import { ClientAbort } from '../server/client-abort.js';
+import { traceHeaders } from '../tracing/traceparent.js';
 import { deadlineUs, metadataText, type CallInfo } from './call.js';
 import { peekModel, type PeekedRequest } from './infer-request.js';
 import { GRPC_WIRE, replyMessage } from './infer-wire.js';
@@ -27,9 +28,28 @@ export function callAbort(call: NodeJS.EventEmitter, what: string): ClientAbort 
   return abort;
 }
 
-/** ModelInfer: one request through the inference service; resolves with the encoded response. */
+/**
+ * ModelInfer: one request through the inference service; resolves with the encoded response. A traced
+ * request's reply (or error status) comes with traceparent/tracestate in the response's initial
+ * metadata, as the HTTP front returns them in headers.
+ */
 export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
   const payload = call.request;
   const ctx = inferContext(GRPC_WIRE, payload, peekModel(payload), call, callAbort(call, 'call'));
-  return service.infer(ctx).then(replyMessage);
+  return service.infer(ctx).then(
+    (reply) => {
+      if (ctx.traced !== undefined) call.sendMetadata(traceMetadata(ctx.traced));
+      return replyMessage(reply);
+    },
+    (err: unknown) => {
+      if (ctx.traced !== undefined) call.sendMetadata(traceMetadata(ctx.traced));
+      throw err;
+    },
+  );
+}
+
+function traceMetadata(traced: NonNullable<RequestContext['traced']>): Metadata {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(traceHeaders(traced))) metadata.set(key, value);
+  return metadata;
 }

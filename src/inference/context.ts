@@ -22,6 +22,25 @@ export interface TraceContext {
   tracestate: string | undefined;
 }
 
+/** A span a stage adds to a traced request (shadow traffic, a pipeline step): times from nowNs(). */
+export interface TraceStep {
+  name: string;
+  startNs: number;
+  endNs: number;
+  attributes: Record<string, string | number | boolean> | undefined;
+}
+
+/** A traced request: set by the tracing stage when the request is sampled (undefined otherwise). */
+export interface SampledTrace {
+  readonly traceId: string;
+  /** The request's own (server) span: what the reply's traceparent names. */
+  readonly spanId: string;
+  /** The caller's span, when a traceparent came with the request. */
+  readonly parentSpanId: string | undefined;
+  readonly tracestate: string | undefined;
+  steps: TraceStep[] | undefined;
+}
+
 export type RoutingReason = 'weight' | 'sticky' | 'pinned' | 'bandit' | 'fallback' | 'static';
 
 /**
@@ -65,6 +84,8 @@ export class RequestContext implements InferTimings {
   /** The client's cancellation (a disconnect, a gRPC cancel). */
   signal: AbortSignalLike | undefined = undefined;
   trace: TraceContext | undefined = undefined;
+  /** Set when this request is traced (src/inference/stages/trace.ts); fronts return its traceparent. */
+  traced: SampledTrace | undefined = undefined;
   /** Queue timeout in µs (0: none): the front's deadline, lowered by the request's own `timeout`. */
   timeoutUs = 0;
   /** Priority level (1 = highest; 0: the model's default), from the request. */
@@ -96,13 +117,20 @@ export class RequestContext implements InferTimings {
   source: 'compute' | 'l1' | 'l2' | 'coalesced' | 'reply' | undefined = undefined;
 
   // --- where the time went (ns; queue and compute from the engine's own clock) ---------------
+  // The *AtNs fields are when a phase began (0: it did not run): with the durations they place each
+  // phase's span in a trace, built after the request, with no clock read of its own.
   readonly startNs: number;
+  decodeAtNs = 0;
   decodeNs = 0;
+  /** The tensor cache's lookup (its share of the time, not the computation it may have waited for). */
+  cacheAtNs = 0;
   cacheNs = 0;
+  /** Queue then compute follow the decode (or the cache lookup) directly. */
   queueNs = 0;
   computeNs = 0;
   /** Rows of the batch the request ran in (0: it did not run). */
   batchSize = 0;
+  encodeAtNs = 0;
   encodeNs = 0;
 
   /** How many stages have started (their finish() runs when the request ends). */
@@ -119,6 +147,13 @@ export class RequestContext implements InferTimings {
     this.payload = payload;
     this.variant = variant;
     this.startNs = nowNs();
+  }
+
+  /** Records a span of a traced request (no-op when it is not traced). */
+  traceStep(name: string, startNs: number, endNs: number, attributes?: Record<string, string | number | boolean>): void {
+    const traced = this.traced;
+    if (traced === undefined) return;
+    (traced.steps ??= []).push({ name, startNs, endNs, attributes });
   }
 
   /** A request header (HTTP) or text metadata value (gRPC) by lower-case name: routes read sticky keys and pins. */

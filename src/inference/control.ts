@@ -3,6 +3,10 @@
 // format. Also the admin token check that guards the repository API on every front.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ResponseCache } from '../cache/index.js';
+import type { ModelMonitors } from '../monitoring/monitors.js';
+import type { MonitoringReport } from '../monitoring/report.js';
+import type { TraceControl } from '../tracing/control.js';
+import type { TraceSettingsWire } from '../tracing/settings.js';
 import {
   modelMetadata,
   modelStatistics,
@@ -23,6 +27,7 @@ export const EXTENSIONS = [
   'model_repository',
   'model_repository(unload_dependents)',
   'statistics',
+  'trace',
 ];
 
 export interface ServerControlOptions {
@@ -32,6 +37,8 @@ export interface ServerControlOptions {
   version: string;
   /** When set, the repository and traffic-management APIs need it as a bearer token. */
   adminToken?: string | undefined;
+  tracing?: TraceControl | undefined;
+  monitors?: ModelMonitors | undefined;
 }
 
 export class ServerControl {
@@ -39,6 +46,8 @@ export class ServerControl {
   readonly #cache: ResponseCache | undefined;
   readonly #version: string;
   readonly #adminDigest: Buffer | undefined;
+  readonly #tracing: TraceControl | undefined;
+  readonly #monitors: ModelMonitors | undefined;
   #draining = false;
 
   constructor(options: ServerControlOptions) {
@@ -46,6 +55,8 @@ export class ServerControl {
     this.#cache = options.cache;
     this.#version = options.version;
     this.#adminDigest = options.adminToken ? digest(`Bearer ${options.adminToken}`) : undefined;
+    this.#tracing = options.tracing;
+    this.#monitors = options.monitors;
   }
 
   /** True once shutdown began: readiness is off and new requests are refused. */
@@ -96,6 +107,28 @@ export class ServerControl {
         return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}), ...(composing ? { composing } : {}) };
       }),
     );
+  }
+
+  /** Trace settings (Triton's trace extension): the server's, or a model's (NOT_FOUND for an unknown model). */
+  traceSettings(model: string | undefined): TraceSettingsWire {
+    return this.#tracingOf(model).settings(model);
+  }
+
+  /** Updates trace settings from a POST body (INVALID_ARGUMENT for a bad one); returns the new settings. */
+  updateTraceSettings(model: string | undefined, body: Record<string, unknown>): Promise<TraceSettingsWire> {
+    return this.#tracingOf(model).update(model, body);
+  }
+
+  /** The drift and data-quality report of a model's served versions (all, or one). */
+  monitoring(name: string, version: string | undefined): MonitoringReport {
+    this.#servedOrThrow(name, version);
+    return this.#monitors?.report(name, version) ?? { model: name, enabled: false, versions: [] };
+  }
+
+  #tracingOf(model: string | undefined): TraceControl {
+    if (model !== undefined && !this.#repository.exists(model)) throw new RepositoryError('NOT_FOUND', `unknown model '${model}'`);
+    if (!this.#tracing) throw new ProtocolError('NOT_FOUND', 'tracing is not available on this server');
+    return this.#tracing;
   }
 
   repositoryIndex(readyOnly: boolean): RepositoryIndexEntry[] {

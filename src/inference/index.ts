@@ -1,7 +1,8 @@
 // The transport-agnostic inference service: request context, ordered stages, control plane.
-export { RequestContext, nowNs, type FallbackExecutor, type FrontName, type RoutingDecision, type RoutingReason, type TraceContext } from './context.js';
+export { RequestContext, nowNs, type FallbackExecutor, type FrontName, type RoutingDecision, type RoutingReason, type SampledTrace, type TraceContext, type TraceStep } from './context.js';
 export { InferenceService, type InferenceServiceOptions } from './service.js';
 export { ServerControl, EXTENSIONS, type ServerControlOptions } from './control.js';
 export type { InferenceWire } from './wire.js';
 export type { Stage } from './stage.js';
 export { inferInProcess } from './inproc.js';
+export type { InferenceObserver } from './stages/latency.js';

@@ -2,32 +2,47 @@
 // payload, deadline, cancellation, trace context), calls infer(), and writes the reply it gets back;
 // the stages below do everything in between, in this order:
 //
+//   trace         whether the request is traced                     stages/trace.ts         (with tracing)
+//   latency       (at the end) its duration, to the SLO histogram    stages/latency.ts       (with an observer)
 //   resolve       the served version, leased for the request       stages/resolve.ts
 //   route         a route's target, leased in the route's place      stages/route.ts         (routes)
+//   monitor       (at the end) tensors to the drift monitor          stages/monitor.ts       (with monitoring)
 //   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
 //   decode        the payload as engine tensors                     stages/decode.ts
 //   tensor-cache  outputs of identical inputs, shared computations  stages/tensor-cache.ts  (caching models)
 //   execute       the model, under deadline/priority/cancellation   stages/execute.ts
 //   encode        the reply in the front's format                   stages/encode.ts
 //
-// then each stage's finish() in reverse order (release the lease, remember the reply, record the
-// routing outcome and queue shadow traffic, which runs after the reply is sent).
+// then each stage's finish() in reverse order (remember the reply, hand the tensors to the monitor,
+// record the routing outcome and queue shadow traffic, which runs after the reply is sent, release the
+// lease, observe the duration, export the trace).
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
+import type { ModelMonitors } from '../monitoring/monitors.js';
+import type { TraceControl } from '../tracing/control.js';
 import type { ModelRepository } from '../repository/index.js';
 import type { RequestContext } from './context.js';
 import type { Stage } from './stage.js';
 import { DecodeStage } from './stages/decode.js';
 import { EncodeStage } from './stages/encode.js';
 import { ExecuteStage } from './stages/execute.js';
+import { LatencyStage, type InferenceObserver } from './stages/latency.js';
+import { MonitorStage } from './stages/monitor.js';
 import { ReplyCacheStage } from './stages/reply-cache.js';
 import { ResolveStage } from './stages/resolve.js';
 import { RouteStage } from './stages/route.js';
 import { TensorCacheStage } from './stages/tensor-cache.js';
+import { TraceStage } from './stages/trace.js';
 
 export interface InferenceServiceOptions {
   repository: ModelRepository;
   /** The response cache (--cache); models opt in with response_cache { enable: true }. */
   cache?: ResponseCache | undefined;
+  /** Tracing (--trace-config and the trace extension's API). */
+  tracing?: TraceControl | undefined;
+  /** Drift and data-quality monitors (models opt in with a monitoring section). */
+  monitors?: ModelMonitors | undefined;
+  /** Told the duration of every successful request (the metrics' latency histogram). */
+  observer?: InferenceObserver | undefined;
 }
 
 export class InferenceService {
@@ -36,8 +51,11 @@ export class InferenceService {
   constructor(options: InferenceServiceOptions) {
     const cache = options.cache;
     this.stages = [
+      ...(options.tracing ? [new TraceStage(options.tracing)] : []),
+      ...(options.observer ? [new LatencyStage(options.observer)] : []),
       new ResolveStage(options.repository),
       new RouteStage(options.repository),
+      ...(options.monitors ? [new MonitorStage(options.monitors)] : []),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
       new DecodeStage(),
       ...(cache ? [new TensorCacheStage(cache)] : []),

@@ -104,7 +104,13 @@ export class NativeModelMetrics {
       counter('nv_inference_exec_count', 'Number of model executions performed (batches run)', (s) => s.executionCount),
       this.#perModel(
         'nv_inference_pending_request_count',
-        'Instantaneous number of pending requests awaiting execution',
+        'Instantaneous number of pending requests awaiting execution per-model: accepted and waiting for their batch to start (executing requests are not counted)',
+        'gauge',
+        (s) => s.queued,
+      ),
+      this.#perModel(
+        `${prefix}inflight_requests`,
+        'Inference requests accepted and not yet completed: waiting in the queue or executing',
         'gauge',
         (s) => s.pending,
       ),
@@ -172,6 +178,17 @@ export class NativeModelMetrics {
 
   get size(): number {
     return this.#models.size;
+  }
+
+  /** Requests completed or failed and seconds spent executing, summed over the tracked models. */
+  totals(): { requests: number; busySeconds: number } {
+    let requests = 0;
+    let busyNs = 0;
+    for (const { stats } of this.#read()) {
+      requests += stats.success.count + stats.fail.count;
+      for (const b of stats.batches) busyNs += b.computeInput.ns + b.computeInfer.ns + b.computeOutput.ns;
+    }
+    return { requests, busySeconds: busyNs / 1e9 };
   }
 
   /**

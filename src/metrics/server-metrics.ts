@@ -6,6 +6,7 @@ import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, typ
 import { NativeModelMetrics, type StatsSource } from './native.js';
 import { PipelineMetrics, type PipelineSource } from './pipelines.js';
 import { RequestFamilies } from './request-families.js';
+import { ResourceMetrics, type GpuReader } from './resources.js';
 
 export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING';
 export const MODEL_STATES: readonly ModelState[] = ['READY', 'LOADING', 'UNAVAILABLE', 'UNLOADING'];
@@ -19,7 +20,23 @@ export interface ServerMetricsOptions {
   defaultMetrics?: boolean;
   /** Register into this registry instead of a new one (names must not clash). */
   registry?: Registry;
+  /** Bucket bounds (seconds) of tensorgate_inference_request_duration_seconds: round SLO values by default. */
+  latencyBuckets?: readonly number[];
+  /** Reads the GPUs for nv_gpu_* (the native addon's NVML reader); none without it. */
+  gpu?: GpuReader;
 }
+
+/** What tracing reports (src/tracing/control.ts). */
+export interface TracingSource {
+  readonly traced: number;
+  readonly counts: { readonly exported: number; readonly failed: number };
+}
+
+/**
+ * Default bounds of the per-model latency histogram: round values an SLO names ("99 % under 100 ms"),
+ * OpenTelemetry's advisory HTTP buckets with 1 ms and 2.5 ms added for fast models.
+ */
+export const LATENCY_SLO_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10];
 
 /** HTTP request duration buckets: 10 µs to 10.5 s, 2 per doubling (41% apart). */
 export const HTTP_DURATION_BUCKETS: Float64Array = logBuckets(1e-5, 2, 10);
@@ -68,12 +85,22 @@ export class ServerMetrics {
   readonly #health = new Map<string, { unhealthy?(): string | undefined }>();
   readonly #loadFailures = new Map<string, { readonly labels: Labels; count: number }>();
   readonly #cache = new Map<CacheLevel, CacheLevelSeries>();
+  readonly #latencyLayout: BucketLayout;
+  /** The latency histogram per model version, and by stats source (what requests resolve to): a swap's
+   * old and new copies share their version's histogram until the old one is untracked. */
+  readonly #latencyCells = new Map<string, HistogramCell>();
+  readonly #latency = new Map<StatsSource, HistogramCell>();
+  readonly #resources: ResourceMetrics;
+  #tracing: TracingSource | undefined;
+  #cacheState: (() => string) | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
     const registry = (this.registry = options.registry ?? new Registry());
     this.#native = new NativeModelMetrics(prefix);
     this.#pipelines = new PipelineMetrics(prefix);
+    this.#latencyLayout = new BucketLayout(Float64Array.from(options.latencyBuckets ?? LATENCY_SLO_BUCKETS));
+    this.#resources = new ResourceMetrics(options.gpu);
     this.#httpFamilies = new RequestFamilies(
       {
         total: `${prefix}http_requests_total`,
@@ -97,6 +124,24 @@ export class ServerMetrics {
     const families: ScrapeFamily[] = [
       ...this.#native.families,
       ...this.#pipelines.families,
+      new ScrapeFamily(
+        `${prefix}inference_request_duration_seconds`,
+        'Duration of successful inference requests through the whole inference path (decode, cache, queue, compute, encode), ' +
+          'cache hits included; bucket bounds at round SLO values (--latency-buckets)',
+        'histogram',
+        (out) => {
+          for (const cell of this.#latencyCells.values()) cell.push(out, `${prefix}inference_request_duration_seconds`);
+        },
+      ),
+      ...this.#resources.families,
+      new ScrapeFamily(`${prefix}traces_total`, 'Inference requests traced (sampled by rate, or continuing a sampled caller)', 'counter', (out) => {
+        if (this.#tracing) out.push({ labels: {}, value: this.#tracing.traced });
+      }),
+      new ScrapeFamily(`${prefix}trace_spans_exported_total`, 'Spans handed to the OTLP exporter, by result (success, failure)', 'counter', (out) => {
+        if (!this.#tracing) return;
+        out.push({ labels: { result: 'success' }, value: this.#tracing.counts.exported });
+        out.push({ labels: { result: 'failure' }, value: this.#tracing.counts.failed });
+      }),
 
       ...this.#httpFamilies.families,
       ...this.#grpcFamilies.families,
@@ -136,6 +181,15 @@ export class ServerMetrics {
         },
         () => this.#cache.clear(),
       ),
+      new ScrapeFamily(
+        `${prefix}cache_circuit_open`,
+        'Whether the shared (Redis) cache level is skipped because its circuit is open: 1 open, 0 closed (absent without Redis)',
+        'gauge',
+        (out) => {
+          const state = this.#cacheState?.();
+          if (state !== undefined && state !== 'disabled') out.push({ labels: { level: 'l2' }, value: state === 'open-circuit' ? 1 : 0 });
+        },
+      ),
       this.#cacheHistogram(`${prefix}cache_hit_duration_seconds`, 'Duration of response cache lookups that hit, by level', 'hit'),
       this.#cacheHistogram(`${prefix}cache_miss_duration_seconds`, 'Duration of response cache lookups that missed, by level', 'miss'),
       this.#tritonCache('nv_cache_num_hits_per_model', 'Number of response cache hits per model, all levels', (s) => s.hits),
@@ -158,6 +212,34 @@ export class ServerMetrics {
     this.#native.track(name, version, source);
     this.#pipelines.track(name, version, source);
     if (source.unhealthy) this.#health.set(versionKey(name, version), source);
+    const key = versionKey(name, version);
+    let cell = this.#latencyCells.get(key);
+    if (!cell) this.#latencyCells.set(key, (cell = new HistogramCell(this.#latencyLayout, { model: name, version })));
+    this.#latency.set(source, cell);
+  }
+
+  /**
+   * One successful inference request of the version whose stats `source` is, through the whole
+   * inference path: a Map lookup and a binary search over the SLO bounds, no allocation.
+   */
+  observeInference(source: StatsSource, seconds: number): void {
+    const cell = this.#latency.get(source);
+    if (cell !== undefined && observable(seconds)) cell.observe(seconds);
+  }
+
+  /** Reports tracing's counters (tensorgate_traces_total, tensorgate_trace_spans_exported_total). */
+  trackTracing(source: TracingSource): void {
+    this.#tracing = source;
+  }
+
+  /** Reports the Redis level's state ('connected', 'connecting', 'open-circuit', 'disabled') as tensorgate_cache_circuit_open. */
+  trackCacheState(state: () => string): void {
+    this.#cacheState = state;
+  }
+
+  /** The machine's CPU utilization (nv_cpu_utilization's reading). */
+  cpuUtilization(): number | undefined {
+    return this.#resources.cpuUtilization();
   }
 
   /** Drops the model version's native series (a later track starts them again; Prometheus sees a reset). */
@@ -165,6 +247,14 @@ export class ServerMetrics {
     this.#native.untrack(name, version);
     this.#pipelines.untrack(name, version);
     this.#health.delete(versionKey(name, version));
+    this.#dropLatency(name, version);
+  }
+
+  #dropLatency(name: string, version: string): void {
+    const cell = this.#latencyCells.get(versionKey(name, version));
+    if (!cell) return;
+    this.#latencyCells.delete(versionKey(name, version));
+    for (const [source, c] of this.#latency) if (c === cell) this.#latency.delete(source);
   }
 
   /** Untracks the model version and drops its state and load-failure series: it left the repository. */
@@ -172,6 +262,7 @@ export class ServerMetrics {
     this.#native.untrack(name, version);
     this.#pipelines.untrack(name, version);
     this.#health.delete(versionKey(name, version));
+    this.#dropLatency(name, version);
     const key = versionKey(name, version);
     this.#states.delete(key);
     this.#loadFailures.delete(key);
@@ -292,6 +383,18 @@ export class ServerMetrics {
       }
       for (const [model, v] of perModel) out.push({ labels: { model }, value: v });
     });
+  }
+
+  // ---- extensions --------------------------------------------------------------------------------
+
+  /** Inference requests (completed or failed) and execution seconds over every tracked model. */
+  inferenceTotals(): { requests: number; busySeconds: number } {
+    return this.#native.totals();
+  }
+
+  /** Adds families computed elsewhere (e.g. the forecast's) to this registry. */
+  register(families: readonly ScrapeFamily[]): void {
+    for (const family of families) family.registerIn(this.registry);
   }
 
   // ---- exposition -------------------------------------------------------------------------------

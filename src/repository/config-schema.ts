@@ -3,6 +3,7 @@
 // decimal strings protobuf's JSON mapping produces.
 import { z } from 'zod';
 import { TRITON_TYPES, type TritonDataType } from '../engine/datatype.js';
+import { monitoringConfigSchema } from '../monitoring/config.js';
 import { ROUTE_PLATFORM, routingSchema } from './routing-schema.js';
 
 const uint = z.union([z.number().int().min(0), z.string().regex(/^\d+$/, 'a non-negative integer').transform(Number)], { error: 'expected a non-negative integer (a number or a decimal string)' });
@@ -138,6 +139,8 @@ export const modelConfigSchema = z
       .strict()
       .optional(),
     optimization: optimizationSchema.optional(),
+    /** Drift and data-quality monitoring (tensorgate's own section: src/monitoring/config.ts). */
+    monitoring: monitoringConfigSchema.optional(),
     parameters: z.record(z.string(), z.object({ string_value: z.string() }).strict()).default({}),
     default_model_filename: z.string().optional(),
     ensemble_scheduling: ensembleSchedulingSchema.optional(),

@@ -16,6 +16,7 @@ import { RepositoryError } from './errors.js';
 import { effectiveConfig } from './load-options.js';
 import type { Instance, ModelEntry, ServedVersion, VersionState, VersionStatus } from './model-entry.js';
 import { servedVersions, versionsOnDisk, type VersionOnDisk } from './versions.js';
+import { planMonitoring, type MonitoringPlan } from '../monitoring/plan.js';
 
 export interface RepositoryLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -170,6 +171,7 @@ export class ModelLifecycle {
     const backend = backendFor(config);
     let model: Servable | undefined;
     let contentHash: string;
+    let monitoring: MonitoringPlan | undefined;
     try {
       // Hashed while the model loads; a load that fails first leaves the hash unread, not unhandled.
       const hashing = disk.virtual ? Promise.resolve(hashConfig(configPrint)) : hashVersion(disk.dir, configPrint);
@@ -189,8 +191,9 @@ export class ModelLifecycle {
         routing: this.#options.routing,
       });
       contentHash = await hashing;
+      if (config.monitoring?.enable) monitoring = planMonitoring(config.monitoring, model.metadata, entry.dir, where);
     } catch (err) {
-      if (model) void model.unload(); // loaded, but its files could not be hashed
+      if (model) void model.unload(); // loaded, but its files could not be hashed or its monitoring section was refused
       entry.failed.set(disk.version, fingerprint);
       const reason = (err as Error).message;
       this.#log.error({ model: entry.name, version: label, err: reason }, replacing ? 'reload failed; the loaded copy keeps serving' : 'model load failed');
@@ -217,6 +220,7 @@ export class ModelLifecycle {
       generation: ++generations,
       contentHash,
       sizeBytes: disk.sizeBytes,
+      monitoring,
       leases: 0,
       retired: false,
       unloading: false,

@@ -2,6 +2,7 @@
 // it), the state of every version for the index, and the bookkeeping of loads, failures and on-demand
 // use. Shared by the repository's facade, its lifecycle and its memory budget.
 import type { Servable } from './backend.js';
+import type { MonitoringPlan } from '../monitoring/plan.js';
 import type { ModelConfig } from './config-schema.js';
 
 export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
@@ -31,6 +32,8 @@ export interface ServedVersion {
    */
   readonly contentHash: string;
   readonly sizeBytes: number;
+  /** What drift and data-quality monitoring watches (the config's monitoring section), when enabled. */
+  readonly monitoring: MonitoringPlan | undefined;
 }
 
 /** A served version with the repository's own bookkeeping. */

@@ -12,6 +12,10 @@ export type RouteName =
   | 'repository_index'
   | 'repository_load'
   | 'repository_unload'
+  | 'trace_setting'
+  | 'model_monitoring'
+  | 'status_page'
+  | 'status'
   | 'route_status'
   | 'route_control'
   | 'route_feedback'
@@ -21,7 +25,8 @@ export interface RouteMatch {
   name: RouteName;
   /** Template for logs and metrics, e.g. /v2/models/{m}/infer. */
   route: string;
-  method: 'GET' | 'POST';
+  /** 'GET, POST': either (the trace extension's settings). */
+  method: 'GET' | 'POST' | 'GET, POST';
   model?: string;
   version?: string;
 }
@@ -45,6 +50,8 @@ export function matchRoute(path: string, method = 'GET'): RouteMatch | null {
   }
   const p = parts.slice(1);
   if (p.length === 1 && p[0] === 'metrics') return { name: 'metrics', route: '/metrics', method: 'GET' };
+  if (p.length === 1 && p[0] === '') return { name: 'status_page', route: '/', method: 'GET' };
+  if (p.length === 1 && p[0] === 'status') return { name: 'status', route: '/status', method: 'GET' };
   if (p[0] !== 'v2') return null;
   if (p.length === 1) return { name: 'server_metadata', route: '/v2', method: 'GET' };
   if (p[1] === 'health' && p.length === 3) {
@@ -52,6 +59,7 @@ export function matchRoute(path: string, method = 'GET'): RouteMatch | null {
     if (p[2] === 'ready') return { name: 'health_ready', route: '/v2/health/ready', method: 'GET' };
     return null;
   }
+  if (p[1] === 'trace' && p.length === 3 && p[2] === 'setting') return { name: 'trace_setting', route: '/v2/trace/setting', method: 'GET, POST' };
   if (p[1] === 'repository') {
     if (p.length === 3 && p[2] === 'index') return { name: 'repository_index', route: '/v2/repository/index', method: 'POST' };
     if (p.length === 5 && p[2] === 'models') {
@@ -79,6 +87,9 @@ export function matchRoute(path: string, method = 'GET'): RouteMatch | null {
   }
   const at = { model, ...(version !== undefined ? { version } : {}) };
   if (rest.length === 0) return { name: 'model_metadata', route: base, method: 'GET', ...at };
+  if (rest.length === 2 && rest[0] === 'trace' && rest[1] === 'setting' && version === undefined) {
+    return { name: 'trace_setting', route: '/v2/models/{m}/trace/setting', method: 'GET, POST', model };
+  }
   if (rest.length !== 1) return null;
   switch (rest[0]) {
     case 'infer':
@@ -89,6 +100,8 @@ export function matchRoute(path: string, method = 'GET'): RouteMatch | null {
       return { name: 'model_config', route: `${base}/config`, method: 'GET', ...at };
     case 'stats':
       return { name: 'model_stats', route: `${base}/stats`, method: 'GET', ...at };
+    case 'monitoring':
+      return { name: 'model_monitoring', route: `${base}/monitoring`, method: 'GET', ...at };
     case 'routing':
       if (version !== undefined) return null; // a route's state is not per version
       return method === 'POST'

@@ -4,6 +4,8 @@
 // requests, close). Everything behind the routes is the inference service's.
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../status/page.js';
+import type { StatusTracker } from '../status/snapshot.js';
 import type { RoutingControl } from '../routing/control.js';
 import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError } from '../protocol/errors.js';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
@@ -34,6 +36,8 @@ export interface ServerOptions {
   /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
   httpEngine: 'auto' | 'uws' | 'node';
   maxBodyBytes: number;
+  /** The live status page at `/` and its JSON at `/status` (404 without). */
+  status?: StatusTracker | undefined;
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
@@ -48,6 +52,9 @@ function bodyPad(header: string | undefined): number {
 }
 
 const RETRY_AFTER_SECONDS = '1';
+
+/** What still answers while the server drains: probes, metrics and the status page (which shows it draining). */
+const DURING_SHUTDOWN: ReadonlySet<RouteMatch['name']> = new Set(['health_live', 'health_ready', 'metrics', 'status', 'status_page']);
 
 /** Routes that need the admin token (when one is set): the repository API and traffic management. */
 const ADMIN_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['repository_index', 'repository_load', 'repository_unload', 'route_status', 'route_control', 'route_feedback']);
@@ -67,7 +74,7 @@ export class HttpFront {
     this.#control = options.control;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = { service: options.service, control: options.control, routing: options.routing };
+    this.#ctx = { service: options.service, control: options.control, routing: options.routing, errorResponse: (err, match) => this.#errorResponse(err, match) };
   }
 
   get transportKind(): 'uws' | 'node' {
@@ -165,13 +172,15 @@ export class HttpFront {
 
   #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     if (!match) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
-    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET')) {
+    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET') && !(match.method === 'GET, POST' && (req.method === 'GET' || req.method === 'POST'))) {
       return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
     }
-    if (this.#control.draining && match.name !== 'health_live' && match.name !== 'health_ready' && match.name !== 'metrics') {
+    if (this.#control.draining && !DURING_SHUTDOWN.has(match.name)) {
       throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
     }
     if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization, match.name.startsWith('route_') ? 'the traffic-management API' : 'the repository API');
+    // Changing trace settings needs it too; reading them does not.
+    if (match.name === 'trace_setting' && req.method === 'POST') this.#control.authorize(req.headers.authorization, 'the trace settings API');
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && req.body.length > 0) {
       return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
@@ -207,6 +216,16 @@ export class HttpFront {
         return v2.handleLoad(ctx, match, req);
       case 'repository_unload':
         return v2.handleUnload(ctx, match, req);
+      case 'trace_setting':
+        return v2.handleTraceSetting(ctx, match, req);
+      case 'model_monitoring':
+        return v2.handleMonitoring(ctx, match);
+      case 'status_page':
+        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
+        return { status: 200, headers: STATUS_PAGE_HEADERS, body: STATUS_PAGE_HTML };
+      case 'status':
+        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
+        return { ...v2.json(200, this.#options.status.snapshot()), headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } };
       case 'route_status':
         return v2.handleRouteStatus(ctx, match);
       case 'route_control':

@@ -1,8 +1,9 @@
 // The v2 REST endpoints: HTTP request -> service call -> JSON reply. Handlers return an
 // OutgoingResponse or throw; server.ts turns throws into `{"error": ...}` with the table's status.
-import type { InferenceService, ServerControl } from '../inference/index.js';
+import type { InferenceService, SampledTrace, ServerControl } from '../inference/index.js';
 import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { traceHeaders } from '../tracing/traceparent.js';
 import type { RoutingControl } from '../routing/control.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
@@ -22,6 +23,8 @@ export interface HandlerContext {
   service: InferenceService;
   control: ServerControl;
   routing: RoutingControl;
+  /** The front's error response (status from the error table, logged when unexpected). */
+  errorResponse(err: unknown, match: RouteMatch): OutgoingResponse;
 }
 
 function parseBody(body: Buffer): Record<string, unknown> {
@@ -41,13 +44,37 @@ export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingReque
   ctx.headers = req.headers;
   const traceparent = req.headers.traceparent;
   if (traceparent !== undefined) ctx.trace = { traceparent, tracestate: req.headers.tracestate };
-  return h.service.infer(ctx).then((reply) => {
-    // Which target served a routed request (as Seldon's x-seldon-route). Set on the reply's own headers:
-    // a cached reply of a routed request is keyed by route and target, so its value is always the same.
-    const routing = ctx.routing;
-    if (routing !== undefined) reply.headers[TARGET_HEADER] = routing.target;
-    return { status: 200, headers: reply.headers, body: reply.body };
-  });
+  return h.service.infer(ctx).then(
+    (reply) => {
+      // Which target served a routed request (as Seldon's x-seldon-route). Set on the reply's own headers:
+      // a cached reply of a routed request is keyed by route and target, so its value is always the same.
+      const routing = ctx.routing;
+      if (routing !== undefined) reply.headers[TARGET_HEADER] = routing.target;
+      // A traced reply's trace context is this request's alone: on a copy of the (possibly cached) headers.
+      if (ctx.traced === undefined) return { status: 200, headers: reply.headers, body: reply.body };
+      return traceReply(ctx.traced, { status: 200, headers: { ...reply.headers }, body: reply.body });
+    },
+    (err: unknown) => {
+      if (ctx.traced === undefined) throw err;
+      return traceReply(ctx.traced, h.errorResponse(err, m));
+    },
+  );
+}
+
+/** A traced request's reply carries its trace context (W3C traceparent naming the server span, and tracestate). */
+function traceReply(traced: SampledTrace, response: OutgoingResponse): OutgoingResponse {
+  const headers = (response.headers ??= {});
+  for (const [name, value] of Object.entries(traceHeaders(traced))) headers[name] = value;
+  return response;
+}
+
+export function handleTraceSetting(h: HandlerContext, m: RouteMatch, req: IncomingRequest): OutgoingResponse | Promise<OutgoingResponse> {
+  if (req.method !== 'POST') return json(200, h.control.traceSettings(m.model));
+  return h.control.updateTraceSettings(m.model, parseBody(req.body)).then((settings) => json(200, settings));
+}
+
+export function handleMonitoring(h: HandlerContext, m: RouteMatch): OutgoingResponse {
+  return json(200, h.control.monitoring(m.model!, m.version));
 }
 
 export function handleLive(h: HandlerContext): OutgoingResponse {

@@ -14,6 +14,7 @@ export function decodeRequest(ctx: RequestContext, model: DecodeModel): void {
     ctx.timeoutUs = decoded.timeoutUs;
   }
   if (decoded.priority !== undefined) ctx.priority = decoded.priority;
+  ctx.decodeAtNs = t0;
   ctx.decodeNs = nowNs() - t0;
 }
 

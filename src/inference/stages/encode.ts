@@ -25,6 +25,7 @@ export class EncodeStage implements Stage {
       order: by.outputOrder,
       parameters: routing?.parameters,
     });
+    ctx.encodeAtNs = t0;
     ctx.encodeNs = nowNs() - t0;
   }
 }

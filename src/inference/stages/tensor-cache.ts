@@ -39,6 +39,7 @@ export class TensorCacheStage implements Stage {
     const result = this.#cache.getOrCompute(key, target.name, target.config.response_cache?.ttl_s, compute, target.key).then((r) => {
       ctx.outputs = r.outputs;
       if (r.source !== 'compute') ctx.source = r.source;
+      ctx.cacheAtNs = t0;
       ctx.cacheNs = nowNs() - t0 - (r.source === 'compute' ? ctx.queueNs + ctx.computeNs : 0);
     });
     return ctx.timeoutUs > 0 ? withTimeout(result, ctx.timeoutUs) : result;
