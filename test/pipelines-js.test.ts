@@ -218,7 +218,8 @@ describe('JavaScript models over HTTP', () => {
     await until(() => existsSync(log('solo')) && readFileSync(log('solo'), 'utf8').includes('busy'), 'the first request runs');
     const controller = new AbortController();
     const cancelled = infer(server.port, 'solo', v2Request(row(2), { id: 'cancelled' }), { signal: controller.signal }).catch((e: Error) => e);
-    await until(async () => metricValue(await metricsText(server.port), 'nv_inference_pending_request_count', { model: 'solo' }) === 2, 'the second request queues');
+    await until(async () => metricValue(await metricsText(server.port), 'nv_inference_pending_request_count', { model: 'solo' }) === 1, 'the second request queues');
+    expect(metricValue(await metricsText(server.port), 'tensorgate_inflight_requests', { model: 'solo' })).toBe(2);
     const full = await infer(server.port, 'solo', v2Request(row(3), { id: 'refused' }));
     expect(full.status).toBe(503);
     expect(full.body.error).toMatch(/queue of priority level 1 is full \(max_queue_size 1\)/);

@@ -80,9 +80,15 @@ export class StatsRecorder {
   readonly computeHistogram = new Histogram();
   readonly #batches: BatchCounters[];
 
-  /** `maxBatchSize` rows at most per execution (0: one request per execution). */
-  constructor(maxBatchSize: number) {
+  readonly #queuedNow: () => number;
+
+  /**
+   * `maxBatchSize` rows at most per execution (0: one request per execution); `queuedNow` tells how
+   * many accepted requests wait for their execution to start (Triton's pending count).
+   */
+  constructor(maxBatchSize: number, queuedNow: () => number = () => 0) {
     this.#batches = Array.from({ length: Math.max(maxBatchSize, 1) + 1 }, () => new BatchCounters());
+    this.#queuedNow = queuedNow;
   }
 
   /** A request accepted: pending until it succeeds or fails. */
@@ -144,6 +150,7 @@ export class StatsRecorder {
     });
     return {
       pending: this.pending,
+      queued: this.#queuedNow(),
       inferenceCount: this.inferenceCount,
       executionCount: this.executionCount,
       lastInferenceMs: this.lastInferenceMs,

@@ -47,7 +47,7 @@ export class JsServable implements Servable {
     this.#inputs = new InputSpec(settings.inputs);
     this.#outputs = new OutputSpec(settings.outputs, settings.maxBatchSize > 0);
     this.#queue = new BatchQueue<JsCall>(settings.batching);
-    this.#stats = new StatsRecorder(settings.maxBatchSize);
+    this.#stats = new StatsRecorder(settings.maxBatchSize, () => this.#queue.size);
     this.#dispatcher = new Dispatcher({
       name,
       label,
