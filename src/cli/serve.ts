@@ -11,7 +11,7 @@ import { ServerMetrics } from '../metrics/index.js';
 import { startServerForecast } from '../forecast/serve-wiring.js';
 import { ModelRepository } from '../repository/repository.js';
 import type { ServedVersion } from '../repository/index.js';
-import { InferenceService, ServerControl } from '../inference/index.js';
+import { InferenceService, inferInProcess, ServerControl } from '../inference/index.js';
 import { ModelMonitors } from '../monitoring/monitors.js';
 import { TraceControl } from '../tracing/control.js';
 import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
@@ -160,6 +160,8 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
       maxQueueSize: options.maxQueueSize,
     },
   });
+  // Ensemble steps and calls from JavaScript models that target a route go through the stages.
+  repository.setInvoker((model, version, inputs, opts) => inferInProcess(service, model, version, inputs, opts));
   const control = new ServerControl({ repository, cache, version, adminToken: options.adminToken, tracing, monitors });
   if (options.adminToken === undefined && options.modelControlMode === 'explicit') {
     logger.warn(

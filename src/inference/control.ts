@@ -101,7 +101,8 @@ export class ServerControl {
     return modelStatistics(
       served.map((s) => {
         const cache = this.#cache && s.config.response_cache?.enable === true ? this.#cache.modelStats(s.key) : undefined;
-        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}) };
+        const composing = s.model.composing?.();
+        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}), ...(composing ? { composing } : {}) };
       }),
     );
   }

@@ -5,4 +5,5 @@ export { DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 export { ServerControl, EXTENSIONS, type ServerControlOptions } from './control.js';
 export type { InferenceWire } from './wire.js';
 export type { Stage } from './stage.js';
+export { inferInProcess } from './inproc.js';
 export type { InferenceObserver } from './stages/latency.js';

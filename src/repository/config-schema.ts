@@ -102,6 +102,27 @@ const warmupSchema = z
   })
   .strict();
 
+/** Triton's ModelEnsembling.Step: a composing model and how its tensors map to the ensemble's. */
+const ensembleStepSchema = z
+  .object({
+    model_name: z.string().min(1),
+    /** -1 (default): the latest served version, resolved per request. */
+    model_version: int.refine((v) => v >= -1, 'a version number, or -1 for the latest').default(-1),
+    /** composing model input -> ensemble tensor */
+    input_map: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** composing model output -> ensemble tensor */
+    output_map: z.record(z.string().min(1), z.string().min(1)).default({}),
+  })
+  .strict();
+
+const ensembleSchedulingSchema = z
+  .object({
+    step: z.array(ensembleStepSchema).min(1, 'an ensemble has at least one step'),
+    /** Concurrent calls per step of this ensemble (0: unlimited). */
+    max_inflight_requests: uint.default(0),
+  })
+  .strict();
+
 const acceleratorSchema = z
   .object({ name: z.string().min(1), parameters: z.record(z.string(), z.string()).default({}) })
   .strict();
@@ -128,8 +149,9 @@ const optimizationSchema = z
 export const modelConfigSchema = z
   .object({
     name: z.string().optional(),
-    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', ROUTE_PLATFORM]).optional(),
-    backend: z.literal('onnxruntime').optional(),
+    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', 'ensemble', ROUTE_PLATFORM]).optional(),
+    /** onnxruntime, or js: model code in JavaScript (Triton's python backend, on worker threads). */
+    backend: z.enum(['onnxruntime', 'js']).optional(),
     // Absent: decided from the model (auto-complete; see load-options.ts).
     max_batch_size: uint.optional(),
     input: z.array(tensorSchema).optional(),
@@ -147,11 +169,25 @@ export const modelConfigSchema = z
     monitoring: monitoringConfigSchema.optional(),
     parameters: z.record(z.string(), z.object({ string_value: z.string() }).strict()).default({}),
     default_model_filename: z.string().optional(),
+    ensemble_scheduling: ensembleSchedulingSchema.optional(),
     /** A route's traffic management (platform tensorgate_route): routing-schema.ts. */
     routing: routingSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
+    const ensemble = c.platform === 'ensemble';
+    if (ensemble && c.backend !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['backend'], message: `an ensemble (platform 'ensemble') has no backend, got '${c.backend}'` });
+    }
+    if (c.backend === 'js' && c.platform !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: `a JavaScript model (backend 'js') has no platform, got '${c.platform}'` });
+    }
+    if (ensemble && c.ensemble_scheduling === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ensemble_scheduling'], message: "required for platform 'ensemble'" });
+    }
+    if (!ensemble && c.ensemble_scheduling !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ensemble_scheduling'], message: "only for platform 'ensemble'" });
+    }
     const route = c.platform === ROUTE_PLATFORM;
     if (route && c.routing === undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `platform ${ROUTE_PLATFORM} needs a routing section` });
     if (!route && c.routing !== undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `routing is for platform ${ROUTE_PLATFORM}` });
@@ -171,3 +207,5 @@ export type { TritonDataType };
 export type VersionPolicy = NonNullable<ModelConfig['version_policy']>;
 export type TensorConfig = NonNullable<ModelConfig['input']>[number];
 export type WarmupConfig = ModelConfig['model_warmup'][number];
+export type EnsembleScheduling = NonNullable<ModelConfig['ensemble_scheduling']>;
+export type EnsembleStep = EnsembleScheduling['step'][number];

@@ -143,11 +143,17 @@ export function checkAgainstModel(config: ModelConfig, where: string, metadata: 
 }
 
 /** The complete config of a loaded model, in Triton's JSON form. */
-export function effectiveConfig(name: string, config: ModelConfig, metadata: ServableMetadata, backend: Pick<Backend, 'name' | 'platform'>): Record<string, unknown> {
+export function effectiveConfig(
+  name: string,
+  config: ModelConfig,
+  metadata: ServableMetadata,
+  backend: Pick<Backend, 'name' | 'platform' | 'completeConfig'>,
+  modelFile: string | undefined = 'model.onnx',
+): Record<string, unknown> {
   const batched = metadata.maxBatchSize > 0;
   const tensor = (t: TensorMetadata) => ({ name: t.name, data_type: V2_TO_TRITON[t.datatype], dims: dimsWithoutBatch(t, batched) });
   const { name: _name, platform: _platform, backend: _backend, max_batch_size: _mbs, input: _in, output: _out, ...rest } = config;
-  return {
+  const complete = {
     name,
     platform: backend.platform,
     backend: backend.name,
@@ -158,6 +164,7 @@ export function effectiveConfig(name: string, config: ModelConfig, metadata: Ser
     ...(metadata.dynamicBatching ? { dynamic_batching: config.dynamic_batching ?? { preferred_batch_size: [], max_queue_delay_microseconds: 0 } } : {}),
     instance_group: config.instance_group ?? [{ name: name, count: 1, kind: 'KIND_CPU' }],
     version_policy: config.version_policy ?? { latest: { num_versions: 1 } },
-    default_model_filename: config.default_model_filename ?? 'model.onnx',
+    ...(config.default_model_filename !== undefined || modelFile !== undefined ? { default_model_filename: config.default_model_filename ?? modelFile } : {}),
   };
+  return backend.completeConfig ? backend.completeConfig(complete) : complete;
 }
