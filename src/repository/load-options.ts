@@ -25,17 +25,22 @@ function wantsGpu(config: ModelConfig): boolean {
   return (config.instance_group ?? []).some((g) => g.kind === 'KIND_GPU');
 }
 
-/**
- * From a model config to engine load options. Throws (INVALID, naming `where` and the field) for
- * what the engine cannot honour: more than one GPU for a version, unknown ORT parameters.
- */
-export function toLoadOptions(config: ModelConfig, defaultMaxBatchSize: number, where = 'config'): LoadOptions {
-  const options: LoadOptions = {};
+/** Refuses `parameters` the ONNX Runtime backend would otherwise accept and ignore (INVALID, naming the key). */
+export function checkOrtParameters(config: ModelConfig, where: string): void {
   for (const key of Object.keys(config.parameters)) {
     if (!(ORT_PARAMETERS as readonly string[]).includes(key)) {
       throw new RepositoryError('INVALID', `${where}: parameters.${key}: not a parameter of the ONNX Runtime backend here (known: ${ORT_PARAMETERS.join(', ')})`);
     }
   }
+}
+
+/**
+ * From a model config to engine load options (batching, providers, session options; the JS backend
+ * reads its batching from here too). Throws (INVALID, naming `where` and the field) for what the
+ * engine cannot honour, such as more than one GPU for a version.
+ */
+export function toLoadOptions(config: ModelConfig, defaultMaxBatchSize: number, where = 'config'): LoadOptions {
+  const options: LoadOptions = {};
   if (config.max_batch_size === undefined) {
     options.autoMaxBatchSize = defaultMaxBatchSize;
   } else {

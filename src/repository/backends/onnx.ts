@@ -3,7 +3,7 @@
 // config's declared inputs/outputs, and warmed up before it serves.
 import type { Backend, BackendLoad, Servable } from '../backend.js';
 import type { Model } from '../../engine/index.js';
-import { checkAgainstModel, checkProviders, toLoadOptions } from '../load-options.js';
+import { checkAgainstModel, checkOrtParameters, checkProviders, toLoadOptions } from '../load-options.js';
 import { runWarmup } from '../warmup.js';
 import { ONNX_PLATFORM } from '../../protocol/metadata.js';
 
@@ -13,6 +13,7 @@ export const ONNX_BACKEND: Backend = {
   metadataPlatform: ONNX_PLATFORM,
   modelFile: (config) => config.default_model_filename ?? 'model.onnx',
   async load(load: BackendLoad): Promise<Servable> {
+    checkOrtParameters(load.config, load.where);
     const model: Model = await load.engine.load(load.file!, toLoadOptions(load.config, load.defaultMaxBatchSize, load.where));
     try {
       checkProviders(load.config, load.where, model.metadata);
