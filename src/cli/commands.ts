@@ -8,4 +8,5 @@ export interface Command {
 
 export const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve-command.js')).SERVE_COMMAND,
+  doctor: async () => (await import('./doctor-command.js')).DOCTOR_COMMAND,
 };
