@@ -103,6 +103,21 @@ export function chooseAddon(i: FlavourInputs): AddonChoice {
   );
 }
 
+/** A short label for logs and the banner: which binary, which flavour. */
+export function describeChoice(c: AddonChoice): string {
+  const flavour = `${c.flavour.toUpperCase()} flavour`;
+  switch (c.origin) {
+    case 'prebuild':
+      return `${flavour} (prebuilt)`;
+    case 'cuda-package':
+      return `${flavour} (the CUDA package)`;
+    case 'source':
+      return `source build (build/Release), ${c.flavour === 'cuda' ? 'CUDA helpers compiled in' : 'CPU only'}`;
+    case 'explicit':
+      return `TENSORGATE_ADDON (${c.flavour === 'cuda' ? 'CUDA helpers compiled in' : 'CPU only'})`;
+  }
+}
+
 /** TENSORGATE_FLAVOUR, checked. */
 export function flavourRequest(env: NodeJS.ProcessEnv = process.env): FlavourRequest {
   const v = env.TENSORGATE_FLAVOUR?.trim().toLowerCase() || 'auto';
