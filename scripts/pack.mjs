@@ -49,7 +49,7 @@ const ortDir = join(root, 'packages', tag);
 mkdirSync(join(ortDir, 'lib'), { recursive: true });
 copyFileSync(ortSource, join(ortDir, 'lib', 'libonnxruntime.so.1'));
 
-// 3. One version everywhere: the platform packages and the optional dependency that names them.
+// 3. One version everywhere: the platform packages carry the root's version.
 const dirs = [root, ortDir];
 const cudaDir = join(root, 'packages', `${tag}-cuda`);
 if (existsSync(join(cudaDir, 'tensorgate.node'))) dirs.push(cudaDir);
@@ -57,9 +57,6 @@ else console.error(`tensorgate: no CUDA flavour binary in ${cudaDir} (run \`npm 
 for (const dir of dirs.slice(1)) {
   const v = readJson(join(dir, 'package.json')).version;
   if (v !== version) throw new Error(`${dir}/package.json has version ${v}, the root ${version}: keep them equal`);
-}
-if (rootPkg.optionalDependencies?.[ortPkgName] !== version) {
-  throw new Error(`package.json optionalDependencies["${ortPkgName}"] must be "${version}"`);
 }
 
 // 4. The main package is packed from a staging copy whose package.json keeps only what a user's
@@ -73,7 +70,10 @@ for (const { path } of listing[0].files) {
   mkdirSync(dirname(join(stage, path)), { recursive: true });
   copyFileSync(join(root, path), join(stage, path));
 }
-const manifest = { ...rootPkg };
+// The ONNX Runtime package becomes an optional dependency here, in the release manifest only: a
+// checkout cannot list a package that is not yet on the registry without breaking \`npm ci\`, and it
+// loads onnxruntime-node's copy of the same library instead.
+const manifest = { ...rootPkg, optionalDependencies: { [ortPkgName]: version, ...rootPkg.optionalDependencies } };
 for (const key of ['scripts', 'devDependencies', 'allowScripts', 'devEngines', 'binary']) delete manifest[key];
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 dirs[0] = stage;
