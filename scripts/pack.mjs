@@ -22,6 +22,7 @@ const libc = process.report.getReport().header.glibcVersionRuntime ? 'glibc' : '
 // The ONNX Runtime library each platform package carries: onnxruntime-node's file and its sha256.
 const ORT = {
   'linux-x64': { file: 'bin/napi-v6/linux/x64/libonnxruntime.so.1', sha256: 'ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23' },
+  'linux-arm64': { file: 'bin/napi-v6/linux/arm64/libonnxruntime.so.1', sha256: '1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76' },
 };
 
 const run = (cmd, args, opts = {}) => {
@@ -32,25 +33,32 @@ const readJson = (f) => JSON.parse(readFileSync(f, 'utf8'));
 
 const rootPkg = readJson(join(root, 'package.json'));
 const version = rootPkg.version;
-const ortPkgName = `@tensorgate/${tag}`;
 
 // 1. What goes in: dist/ and the binaries.
 run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
 const prebuild = join(root, 'prebuilds', tag, `tensorgate.${libc}.node`);
 if (argv.includes('--rebuild') || !existsSync(prebuild)) run(process.execPath, ['scripts/prebuild.mjs']);
 
-// 2. The ONNX Runtime package: the library, verified.
-const ort = ORT[tag];
-if (!ort) throw new Error(`no ONNX Runtime package is defined for ${tag}`);
-const ortSource = join(dirname(require.resolve('onnxruntime-node/package.json')), ort.file);
-const sum = createHash('sha256').update(readFileSync(ortSource)).digest('hex');
-if (sum !== ort.sha256) throw new Error(`${ortSource}: sha256 ${sum}, expected ${ort.sha256} (onnxruntime-node changed? update scripts/pack.mjs)`);
-const ortDir = join(root, 'packages', tag);
-mkdirSync(join(ortDir, 'lib'), { recursive: true });
-copyFileSync(ortSource, join(ortDir, 'lib', 'libonnxruntime.so.1'));
+// 2. The ONNX Runtime packages: the library, verified, for this platform and for every other one
+// whose prebuild exists (cross builds).
+const ortPackage = (target) => {
+  const ort = ORT[target];
+  if (!ort) throw new Error(`no ONNX Runtime package is defined for ${target}`);
+  const source = join(dirname(require.resolve('onnxruntime-node/package.json')), ort.file);
+  const sum = createHash('sha256').update(readFileSync(source)).digest('hex');
+  if (sum !== ort.sha256) throw new Error(`${source}: sha256 ${sum}, expected ${ort.sha256} (onnxruntime-node changed? update scripts/pack.mjs)`);
+  const dir = join(root, 'packages', target);
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  copyFileSync(source, join(dir, 'lib', 'libonnxruntime.so.1'));
+  return dir;
+};
+const ortDir = ortPackage(tag);
+const crossDirs = Object.keys(ORT)
+  .filter((t) => t !== tag && existsSync(join(root, 'prebuilds', t)))
+  .map(ortPackage);
 
 // 3. One version everywhere: the platform packages carry the root's version.
-const dirs = [root, ortDir];
+const dirs = [root, ortDir, ...crossDirs];
 const cudaDir = join(root, 'packages', `${tag}-cuda`);
 if (existsSync(join(cudaDir, 'tensorgate.node'))) dirs.push(cudaDir);
 else console.error(`tensorgate: no CUDA flavour binary in ${cudaDir} (run \`npm run prebuild\` where nvcc is installed): not packed`);
@@ -73,7 +81,8 @@ for (const { path } of listing[0].files) {
 // The ONNX Runtime package becomes an optional dependency here, in the release manifest only: a
 // checkout cannot list a package that is not yet on the registry without breaking \`npm ci\`, and it
 // loads onnxruntime-node's copy of the same library instead.
-const manifest = { ...rootPkg, optionalDependencies: { [ortPkgName]: version, ...rootPkg.optionalDependencies } };
+const platformDeps = Object.fromEntries(dirs.slice(1).filter((d) => !d.endsWith('-cuda')).map((d) => [readJson(join(d, 'package.json')).name, version]));
+const manifest = { ...rootPkg, optionalDependencies: { ...platformDeps, ...rootPkg.optionalDependencies } };
 for (const key of ['scripts', 'devDependencies', 'allowScripts', 'devEngines', 'binary']) delete manifest[key];
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 dirs[0] = stage;

@@ -4,6 +4,9 @@
 //   prebuilds/<platform>-<arch>/tensorgate.<libc>.node   CPU flavour (-DTENSORGATE_CUDA=OFF), in the main package
 //   packages/<platform>-<arch>-cuda/tensorgate.node       CUDA flavour, only when the CUDA toolkit (nvcc) is here
 // Both are Node-API binaries: one file serves every Node version. `--cpu-only` skips the CUDA build.
+// `--cross linux-arm64` also cross-compiles the CPU flavour for arm64 with Debian's
+// g++-aarch64-linux-gnu (opt-in: ONNX Runtime's arm64 library cannot run under qemu-user here, so
+// that binary is load-tested only; see the README).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,10 +23,10 @@ function build(out, defines) {
   return join(root, out, 'Release', 'tensorgate.node');
 }
 
-function install(built, target) {
+function install(built, target, strip = 'strip') {
   mkdirSync(dirname(target), { recursive: true });
   copyFileSync(built, target);
-  execFileSync('strip', ['--strip-unneeded', target]);
+  execFileSync(strip, ['--strip-unneeded', target]);
   // The glibc floor decides which distributions the binary runs on: print it, as `objdump -T` does.
   const floor = glibcFloor(target);
   console.error(`tensorgate: ${target.slice(root.length + 1)} (${statSync(target).size} bytes${floor ? `, needs glibc >= ${floor}` : ''})`);
@@ -41,12 +44,26 @@ function glibcFloor(file) {
   }
 }
 
+/** Cross compilers per target (Debian's package names for the toolchains). */
+const CROSS = {
+  'linux-arm64': { processor: 'aarch64', cxx: 'aarch64-linux-gnu-g++', strip: 'aarch64-linux-gnu-strip', apt: 'g++-aarch64-linux-gnu' },
+};
+
 function haveCudaToolkit() {
   if (process.env.CUDAToolkit_ROOT && existsSync(join(process.env.CUDAToolkit_ROOT, 'bin/nvcc'))) return true;
   return spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 install(build('build-prebuild', ['TENSORGATE_CUDA=OFF']), join(root, 'prebuilds', tag, `tensorgate.${libc}.node`));
+const crossAt = process.argv.indexOf('--cross');
+if (crossAt >= 0) {
+  const target = process.argv[crossAt + 1];
+  const t = CROSS[target];
+  if (!t) throw new Error(`--cross ${target}: known targets are ${Object.keys(CROSS).join(', ')}`);
+  if (spawnSync(t.cxx, ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error(`${t.cxx} is not installed (apt-get install ${t.apt})`);
+  const built = build(`build-${target}`, ['TENSORGATE_CUDA=OFF', 'CMAKE_SYSTEM_NAME=Linux', `CMAKE_SYSTEM_PROCESSOR=${t.processor}`, `CMAKE_CXX_COMPILER=${t.cxx}`]);
+  install(built, join(root, 'prebuilds', target, 'tensorgate.glibc.node'), t.strip);
+}
 if (process.argv.includes('--cpu-only')) process.exit(0);
 if (haveCudaToolkit()) {
   install(build('build-cuda', ['TENSORGATE_REQUIRE_CUDA=ON']), join(root, 'packages', `${tag}-cuda`, 'tensorgate.node'));

@@ -4,7 +4,7 @@
 // the registry first, is the only source). Then `tensorgate serve` answers an inference and
 // `tensorgate doctor` explains what loaded. Figures go to pack/install-report.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../../src/onnx/models.js';
@@ -42,7 +42,9 @@ beforeAll(() => {
   // Fill the test's npm cache from the registry (the only network the release needs).
   const warm = newProject();
   cleanup.push(warm);
-  const all = packed.map((p) => p.file);
+  // This platform's tarballs (npm refuses another CPU's platform package, e.g. a cross-built arm64 one).
+  const mine = `@tensorgate/${process.platform}-${process.arch}`;
+  const all = packed.filter((p) => !p.name.startsWith('@tensorgate/') || p.name === mine || p.name.startsWith(`${mine}-`)).map((p) => p.file);
   const r = npmInstall(warm, all, env, false, ['--ignore-scripts']);
   expect(r.status, r.output).toBe(0);
 });
@@ -84,6 +86,33 @@ describe('npm install of the packed release', () => {
     expect(runShell('command -v npm').status).toBe(0);
   });
 
+  it('every package the published JavaScript imports is a declared dependency (none is dev-only)', () => {
+    const dir = newProject();
+    cleanup.push(dir);
+    expect(spawnSync('tar', ['xzf', tarball('tensorgate')!, '-C', dir], { encoding: 'utf8' }).status).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as { dependencies: object; optionalDependencies: object };
+    const declared = new Set([...Object.keys(manifest.dependencies), ...Object.keys(manifest.optionalDependencies)]);
+    const imported = new Map<string, string>();
+    const walk = (d: string) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const path = join(d, e.name);
+        if (e.isDirectory()) walk(path);
+        else if (e.name.endsWith('.js')) {
+          for (const m of readFileSync(path, 'utf8').matchAll(/(?:from|import\(|require\()\s*['"]([^'"./][^'"]*)['"]/g)) {
+            const spec = m[1]!;
+            if (spec.startsWith('node:')) continue;
+            const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+            imported.set(name, path.slice(dir.length + 1));
+          }
+        }
+      }
+    };
+    walk(join(dir, 'package', 'dist'));
+    const undeclared = [...imported].filter(([name]) => !declared.has(name));
+    expect(undeclared, 'imported by the published dist/ but not a dependency').toEqual([]);
+    expect(imported.has('onnx-proto')).toBe(false);
+  });
+
   it('installs with no compiler and no download, then serves and answers', async () => {
     const dir = newProject();
     cleanup.push(dir);
@@ -116,6 +145,14 @@ describe('npm install of the packed release', () => {
     } finally {
       server.child.kill('SIGTERM');
     }
+
+    // The engine API, imported by a user's own module.
+    const api = spawnSync(
+      join(bin, 'node'),
+      ['--input-type=module', '-e', `import { Engine } from 'tensorgate'; const m = await Engine.create().load(${JSON.stringify(join(dir, 'models', 'tiny', '1', 'model.onnx'))}); const y = await m.infer({ x: { shape: [1, 16], data: new Float32Array(16) } }); console.log(Array.from(y.y.data).join(',')); await m.unload();`],
+      { cwd: dir, env, encoding: 'utf8' },
+    );
+    expect(api.stdout.trim(), api.stderr).toBe(Array(16).fill(1).join(','));
 
     const doctor = runInstalled(dir, env, ['doctor', '--json']);
     expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
