@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ortLibraryCandidates, resolveOrtLibrary } from '../src/engine/ort-library.js';
 import { parseCpuinfo } from '../src/platform/cpu-features.js';
 import { detectNvidiaGpus } from '../src/platform/gpu.js';
+import { probeModel } from '../src/platform/probe-model.js';
+import { ElemType, GraphBuilder } from '../src/onnx/builder.js';
 // @ts-expect-error -- a plain .mjs build script without type declarations
 import { debianMirror, parseDeb822, parseSourcesList } from '../scripts/fetch-ort-headers.mjs';
 
@@ -114,5 +116,16 @@ describe('where libonnxruntime comes from', () => {
     } finally {
       if (saved !== undefined) process.env.TENSORGATE_ORT_LIBRARY = saved;
     }
+  });
+});
+
+describe('the embedded probe model', () => {
+  it('is the builder\'s y = x + 1 on FP32 [batch, 4], byte for byte', () => {
+    const g = new GraphBuilder();
+    g.input('x', ElemType.FLOAT, ['batch', 4]);
+    const one = g.initializer('one', ElemType.FLOAT, [4], new Float32Array(4).fill(1));
+    g.node('Add', ['x', one], ['y']);
+    g.output('y', ElemType.FLOAT, ['batch', 4]);
+    expect(Buffer.from(probeModel()).equals(Buffer.from(g.build()))).toBe(true);
   });
 });
