@@ -51,6 +51,8 @@ export class GrpcFront {
   readonly #sockets = new Set<Socket>();
   readonly #streams = new Set<InferStream>();
   #inflight = 0;
+  /** Unary calls whose HTTP/2 stream is still open (answered or not): close() waits for them. */
+  #openCalls = 0;
   port = 0;
 
   constructor(options: GrpcFrontOptions) {
@@ -108,9 +110,15 @@ export class GrpcFront {
   async close(timeoutMs: number): Promise<void> {
     this.stopAccepting();
     for (const stream of this.#streams) stream.shutdown();
+    // Let our calls and streams end before grpc-js closes the sessions: on Node 24, closing an
+    // HTTP/2 session no longer waits for a stream whose client has not read its end yet (the client
+    // sees "Connection dropped" instead of the call's response or status).
+    const started = Date.now();
+    await waitFor(() => this.#inflight + this.#openCalls + this.#streams.size, timeoutMs);
     const closed = new Promise<boolean>((resolve) => this.#server.tryShutdown(() => resolve(true)));
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const left = Math.max(0, timeoutMs - (Date.now() - started));
+    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)));
     const graceful = await Promise.race([closed, expired]);
     clearTimeout(timer);
     if (!graceful) {
@@ -150,6 +158,9 @@ export class GrpcFront {
     return (call, callback) => {
       const started = performance.now();
       this.#inflight++;
+      // grpc-js reports every end of a call's stream as 'cancelled', after the status too.
+      this.#openCalls++;
+      call.once('cancelled', () => this.#openCalls--);
       const ok = (value: Res): void => {
         this.#observe(method, call, status.OK, started);
         callback(null, value);
