@@ -155,6 +155,7 @@ export class ModelLifecycle {
     let contentHash: string;
     try {
       const hashing = hashVersion(disk.dir, configPrint);
+      hashing.catch(() => undefined); // awaited below; if the load fails first, its rejection is not unhandled
       model = await backend.load({
         name: entry.name,
         version: disk.version,
