@@ -85,23 +85,31 @@ export class HookRecorder {
     for (const w of [...this.#waiters]) w();
   }
 
-  /** Resolves once `cond` holds (checked now and after every hook call); rejects after `ms`. */
+  /**
+   * Resolves once `cond` holds (checked now, after every hook call, and every 10 ms for conditions
+   * that no hook announces, such as traffic counts); rejects after `ms`.
+   */
   until<T>(cond: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
     const now = cond();
     if (now) return Promise.resolve(now);
     return new Promise<T>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.#waiters.delete(check);
+      };
       const check = () => {
         const v = cond();
         if (v) {
-          clearTimeout(timer);
-          this.#waiters.delete(check);
+          done();
           resolve(v);
         }
       };
       const timer = setTimeout(() => {
-        this.#waiters.delete(check);
+        done();
         reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
       }, ms);
+      const poll = setInterval(check, 10);
       this.#waiters.add(check);
     });
   }
