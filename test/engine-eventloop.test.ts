@@ -4,7 +4,7 @@ import { slowModel } from '../src/onnx/models.js';
 import { testEngine } from './helpers/engine.js';
 
 describe('event loop', () => {
-  it('keeps timer lag under 5 ms while a 50 ms inference runs', async () => {
+  it('timers keep firing while a 50 ms inference runs: no timer gap comes near its duration', async () => {
     const model = await testEngine().load(slowModel({ ms: 50 }), { intraOpThreads: 1 });
     const x = new Float32Array(512).fill(0.5);
     await model.infer({ x: { shape: [1, 512], data: x } }); // warm-up
@@ -25,6 +25,8 @@ describe('event loop', () => {
 
     expect(took).toBeGreaterThan(25); // the inference really was long
     expect(ticks).toBeGreaterThan(5); // and timers kept firing meanwhile
-    expect(maxLag).toBeLessThan(5);
+    // Relative, not absolute: on a busy machine the OS may delay a 1 ms timer by several ms, but an
+    // inference on the event loop would show as one gap as long as the inference itself.
+    expect(maxLag).toBeLessThan(took / 3);
   });
 });
