@@ -40,6 +40,9 @@ export interface GrpcFrontOptions {
   maxMessageBytes: number;
 }
 
+/** How long every connection must stay silent before the sessions are closed at shutdown. */
+const QUIET_MS = 25;
+
 export class GrpcFront {
   readonly #options: GrpcFrontOptions;
   readonly #control: ServerControl;
@@ -115,6 +118,9 @@ export class GrpcFront {
     // sees "Connection dropped" instead of the call's response or status).
     const started = Date.now();
     await waitFor(() => this.#inflight + this.#openCalls + this.#streams.size, timeoutMs);
+    // A call's stream counts as closed before its last frames have left the process, and Node 24
+    // destroys an idle session's socket at once: wait until the connections have gone quiet.
+    await this.#quiet(QUIET_MS, Math.min(timeoutMs, 1000));
     const closed = new Promise<boolean>((resolve) => this.#server.tryShutdown(() => resolve(true)));
     let timer: NodeJS.Timeout | undefined;
     const left = Math.max(0, timeoutMs - (Date.now() - started));
@@ -126,6 +132,22 @@ export class GrpcFront {
       this.#server.forceShutdown();
     }
     for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /** Resolves once no connection has sent or received a byte for `quietMs`, or after `maxMs`. */
+  async #quiet(quietMs: number, maxMs: number): Promise<void> {
+    const traffic = () => [...this.#sockets].reduce((n, s) => n + s.bytesRead + s.bytesWritten, 0);
+    const end = Date.now() + maxMs;
+    let last = traffic();
+    let since = Date.now();
+    while (Date.now() < end && Date.now() - since < quietMs) {
+      await new Promise((r) => setTimeout(r, 5));
+      const now = traffic();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
