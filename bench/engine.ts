@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine, type Model } from '../src/engine/index.js';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
-import { bundledOrtLibrary } from '../src/engine/ort-library.js';
+import { resolveOrtLibrary } from '../src/engine/ort-library.js';
 import { machine, ortNodeJob, ROOT, table, writeResults } from './common.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -86,7 +86,7 @@ function buildOrtRaw(): string {
 }
 
 function ortRaw(binary: string, path: string, row: number, batches: number[]): Map<number, { samples_per_s: number; run_us_p50: number }> {
-  const out = execFileSync(binary, [bundledOrtLibrary(), path, 'x', String(row), String(THREADS), String(Math.max(1, SECONDS / 2)), ...batches.map(String)], { encoding: 'utf8' });
+  const out = execFileSync(binary, [resolveOrtLibrary(), path, 'x', String(row), String(THREADS), String(Math.max(1, SECONDS / 2)), ...batches.map(String)], { encoding: 'utf8' });
   const result = new Map<number, { samples_per_s: number; run_us_p50: number }>();
   for (const line of out.trim().split('\n')) {
     const r = JSON.parse(line) as { batch: number; samples_per_s: number; run_us_p50: number };

@@ -42,6 +42,8 @@ export const serveOptionsSchema = z
     httpPort: int.min(0).max(65535).default(8000),
     host: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** auto: readable lines and a start-up banner when stdout is a terminal, JSON lines otherwise. */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
     /** Request bodies all connections together may hold at once (HTTP and gRPC); more get 503. */
@@ -138,6 +140,7 @@ const FLAGS = {
   host: { type: 'string' },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'http-engine': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'max-inflight-body-bytes': { type: 'string' },
@@ -180,6 +183,7 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --host ADDR                   default 127.0.0.1
   --config FILE                 JSON or YAML with the same options in camelCase (flags win)
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
+  --log-format auto|json|pretty default auto: readable lines and a banner on a terminal, JSON lines otherwise
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
   --max-inflight-body-bytes N   default 512MiB: request bodies held at once, all connections (more: 503)

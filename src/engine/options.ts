@@ -1,7 +1,9 @@
 // Engine and model options: typed, validated once at the edge (zod), and turned into the plain
 // structs the addon reads. Defaults live here and nowhere else.
+import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
-import type { NativeBatchingOptions, NativeQueuePolicy, NativeSessionOptions } from './binding.js';
+import type { NativeBatchingOptions, NativeInitOptions, NativeQueuePolicy, NativeSessionOptions } from './binding.js';
+import { DATATYPE_TABLE, UNSUPPORTED_ONNX_TYPES } from './datatype.js';
 import { TensorgateError } from './errors.js';
 
 const count = z.number().int().min(0);
@@ -184,4 +186,30 @@ export function toNativeBatching(o: ParsedLoadOptions): NativeBatchingOptions {
     instanceCount: o.instanceCount,
     spinMicroseconds: o.spinMicroseconds,
   };
+}
+
+/** The addon's init options for parsed engine options: shared by Engine.create and the CUDA self-test. */
+export function nativeInitOptions(o: ParsedEngineOptions, library: string): NativeInitOptions {
+  const threadsExplicit = o.intraOpThreads !== undefined || o.interOpThreads !== undefined || o.allowSpinning !== undefined;
+  return {
+    library,
+    eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds,
+    datatypes: [
+      ...DATATYPE_TABLE.map((r) => ({ onnx: r.onnx, name: r.name, size: r.size, supported: true })),
+      ...UNSUPPORTED_ONNX_TYPES.map((r) => ({ onnx: r.onnx, name: r.name, size: 0, supported: false })),
+    ],
+    intraOpThreads: o.intraOpThreads ?? 0,
+    interOpThreads: o.interOpThreads ?? 0,
+    allowSpinning: o.allowSpinning ?? false,
+    logLevel: ORT_LOG_LEVEL[o.ortLogLevel ?? 'error'],
+    threadsExplicit,
+    isMainThread,
+  };
+}
+
+export type ParsedEngineOptions = z.output<typeof engineOptionsSchema>;
+
+/** Engine options validated (without the logger). */
+export function parseEngineOptions(options: Omit<EngineOptions, 'logger'>): ParsedEngineOptions {
+  return parseOptions(engineOptionsSchema, options, 'engine options');
 }

@@ -167,6 +167,8 @@ export class ModelLifecycle {
     const label = String(disk.version);
     const fingerprint = `${disk.fingerprint}#${configPrint}`;
     if (!replacing) this.#setStatus(entry, disk.version, { state: 'LOADING' });
+    const warmup = config.model_warmup?.length ?? 0;
+    this.#log.info({ model: entry.name, version: label, ...(warmup ? { warmup } : {}) }, 'loading model version');
     const started = performance.now();
     const backend = backendFor(config);
     let model: Servable | undefined;

@@ -1,8 +1,7 @@
 // uWebSockets.js transport (through @trufflesuite/uws-js-unofficial, which loads on Node 20 and
-// glibc 2.36). The habits that matter: copy headers before any await (a uWS request lives only in
+// glibc 2.36; see uws-load.ts for where it does not). The habits that matter: copy headers before any await (a uWS request lives only in
 // the handler), attach onAborted before the first await, pre-size the body buffer from
 // Content-Length, and cork the response writes into one syscall.
-import { createRequire } from 'node:module';
 import { ClientAbort } from './client-abort.js';
 import {
   bodyBudgetSpent,
@@ -16,6 +15,9 @@ import {
   type Transport,
   type TransportOptions,
 } from './transport.js';
+import { loadUws } from './uws-load.js';
+
+export { loadUws };
 
 // The subset of the uWS API used here.
 interface UwsResponse {
@@ -42,16 +44,10 @@ interface UwsApp {
   listen(host: string, port: number, cb: (socket: unknown) => void): UwsApp;
   close?(): void;
 }
-interface Uws {
+export interface Uws {
   App(options?: object): UwsApp;
   us_listen_socket_close(socket: unknown): void;
   us_socket_local_port(socket: unknown): number;
-}
-
-/** Loads uWS, or explains why it cannot. */
-export function loadUws(): Uws {
-  const require = createRequire(import.meta.url);
-  return require('@trufflesuite/uws-js-unofficial') as Uws;
 }
 
 interface Pending {

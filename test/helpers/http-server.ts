@@ -10,12 +10,16 @@ import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { Model } from '../../src/engine/index.js';
 import { ElemType, GraphBuilder } from '../../src/onnx/builder.js';
 import { slowBatchModel } from '../../src/onnx/models.js';
+import { uwsStatus } from '../../src/server/uws-load.js';
 import { SLOW_SIZE, until } from './fixtures.js';
 import { expect } from 'vitest';
 
 export type HttpEngine = 'uws' | 'node';
-/** For describe.each: every test file runs against both transports. */
-export const ENGINES: HttpEngine[] = ['uws', 'node'];
+/**
+ * For describe.each: every test file runs against both transports, or against node:http alone on a
+ * Node whose ABI uWebSockets.js ships no binary for (test/http-uws-load.test.ts pins that reason).
+ */
+export const ENGINES: HttpEngine[] = uwsStatus().ok ? ['uws', 'node'] : ['node'];
 
 // ---------------------------------------------------------------------------------------------
 // Repository
