@@ -98,7 +98,15 @@ describe('npm install of the packed release', () => {
         const path = join(d, e.name);
         if (e.isDirectory()) walk(path);
         else if (e.name.endsWith('.js')) {
-          for (const m of readFileSync(path, 'utf8').matchAll(/(?:from|import\(|require\()\s*['"]([^'"./][^'"]*)['"]/g)) {
+          // Static imports/exports at the start of a line, and dynamic import()/require() calls (not
+          // words such as "from '5m,15m,1h'" in comments).
+          const text = readFileSync(path, 'utf8');
+          const found = [
+            ...text.matchAll(/^\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"./][^'"]*)['"]/gm),
+            ...text.matchAll(/^\s*import\s*['"]([^'"./][^'"]*)['"]/gm),
+            ...text.matchAll(/\b(?:import|require)\(\s*['"]([^'"./][^'"]*)['"]/g),
+          ];
+          for (const m of found) {
             const spec = m[1]!;
             if (spec.startsWith('node:')) continue;
             const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
