@@ -12,7 +12,7 @@ import { modelConfigSchema } from '../src/repository/config-schema.js';
 import { failure } from './helpers/grpc-client.js';
 import { serveGrpc, slowGrpcRequest, type GrpcTestServer } from './helpers/grpc-server.js';
 import { encodeInferRequest } from './helpers/grpc-client.js';
-import { makeRepository, ONE_THREAD, post, serve, slowModelBytes, slowRequest, until, type HttpResult, type TestServer } from './helpers/http-server.js';
+import { makeRepository, ONE_THREAD, post, serve, slowModelBytes, slowRequest, until, type HttpResult, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 
 const RUN_MS = 50;
 const ONE_ROW = { max_batch_size: 1, parameters: ONE_THREAD };
@@ -55,7 +55,7 @@ describe('admission with the server default deadline', () => {
   beforeAll(async () => {
     // The default as shipped: 50 ms (passed explicitly: the test helper turns it off for other tests).
     expect(DEFAULT_MS).toBe(50);
-    server = await serve('uws', { modelRepository: root, defaultRequestTimeout: DEFAULT_MS });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: root, defaultRequestTimeout: DEFAULT_MS });
     port = server.port;
   });
   afterAll(async () => {

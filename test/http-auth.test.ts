@@ -102,7 +102,7 @@ describe('the warning at start', () => {
     expect((await warningsOf({ modelControlMode: 'none' })).some((m) => /open to anyone/.test(m))).toBe(false);
   });
 
-  it('when --http-header-timeout is set with uWS, whose head timeout is its own', async () => {
+  it.skipIf(!ENGINES.includes('uws'))('when --http-header-timeout is set with uWS, whose head timeout is its own', async () => {
     const uws = await warningsOf({ httpEngine: 'uws', httpHeaderTimeout: 400 });
     expect(uws.some((m) => /uWebSockets\.js has its own fixed request-head timeout/.test(m))).toBe(true);
     expect((await warningsOf({ httpEngine: 'uws' })).some((m) => /request-head timeout/.test(m))).toBe(false);

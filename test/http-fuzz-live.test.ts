@@ -17,7 +17,7 @@ const root = makeRepository({
   strings: { bytes: identityModel(ElemType.STRING, ['batch', 2]) },
 });
 
-describe.each(['uws', 'node'] as const)('live fuzz over %s', (engine) => {
+describe.each(ENGINES)('live fuzz over %s', (engine) => {
   let child: ChildServer | undefined;
   afterEach(() => child?.kill());
 

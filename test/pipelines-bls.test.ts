@@ -10,7 +10,7 @@ import { addConstModel } from './helpers/repo-fixtures.js';
 import { addModel, slowBatchModel } from '../src/onnx/models.js';
 import { MAX_CALL_DEPTH, enterChain } from '../src/pipelines/calls.js';
 import { putConfig, putModel, tempRepo } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { fp32, infer, putEnsemble, putJsModel, tensor, v2Request } from './helpers/pipelines.js';
 
 const CALLER = readFileSync(new URL('./fixtures/js-models/caller.mjs', import.meta.url), 'utf8');
@@ -44,7 +44,7 @@ describe('calls from JavaScript models', () => {
       output: [tensor('y', 'TYPE_FP32', [3])],
       ensemble_scheduling: { step: [{ model_name: 'add', model_version: -1, input_map: { a: 'x', b: 'x' }, output_map: { sum: 'y' } }] },
     });
-    server = await serve('uws', { modelRepository: root, modelControlMode: 'explicit', loadModel: ['*'] });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: root, modelControlMode: 'explicit', loadModel: ['*'] });
   }, 120_000);
 
   afterAll(async () => {

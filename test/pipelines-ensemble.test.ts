@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addModel } from '../src/onnx/models.js';
 import { putConfig, putModel, tempRepo } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { fp32, indexOf, infer, metricsText, metricValue, putEnsemble, putJsModel, tensor, until, v2Request } from './helpers/pipelines.js';
 import { addConstModel } from './helpers/repo-fixtures.js';
 
@@ -61,7 +61,7 @@ describe('ensembles', () => {
     putConfig(root, 'plus1_route', { platform: 'tensorgate_route', routing: { targets: [{ model: 'plus1' }] } });
     const viaRoute = JSON.parse(JSON.stringify(MIX).replace('"model_name":"plus1"', '"model_name":"plus1_route"'));
     putEnsemble(root, 'mixr', viaRoute);
-    server = await serve('uws', { modelRepository: root, modelControlMode: 'explicit', loadModel: ['*'], cache: ['local,size=1MiB'] });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: root, modelControlMode: 'explicit', loadModel: ['*'], cache: ['local,size=1MiB'] });
   }, 120_000);
 
   afterAll(async () => {
@@ -229,7 +229,7 @@ describe('ensemble validation', () => {
     putJsModel(repo.root, 'plus1', STEP, stepConfig('plus1'));
     putEnsemble(repo.root, 'outer', single('inner'));
     putEnsemble(repo.root, 'inner', single('outer'));
-    server = await serve('uws', { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['add', 'double', 'plus1'] });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['add', 'double', 'plus1'] });
   }, 120_000);
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempRepo } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { fp32, indexOf, infer, metricsText, metricValue, putJsModel, tensor, until, v2Request } from './helpers/pipelines.js';
 
 const BEHAVIOURS = readFileSync(new URL('./fixtures/js-models/behaviours.mjs', import.meta.url), 'utf8');
@@ -47,7 +47,7 @@ describe('JavaScript models over HTTP', () => {
       output: [tensor('info', 'TYPE_STRING', [1]), tensor('upper', 'TYPE_STRING', [2])],
       parameters: { greeting: param('hello') },
     }, { file: 'model.js' });
-    server = await serve('uws', { modelRepository: root });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: root });
   }, 120_000);
 
   afterAll(async () => {
@@ -270,7 +270,7 @@ describe('loading JavaScript models', () => {
   const repo = tempRepo();
   let server: TestServer;
   beforeAll(async () => {
-    server = await serve('uws', { modelRepository: repo.root, modelControlMode: 'explicit' });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, modelControlMode: 'explicit' });
   });
   afterAll(async () => {
     await server?.stop();
@@ -318,7 +318,7 @@ describe('version swaps under load', () => {
 
   beforeAll(async () => {
     putJsModel(repo.root, 'live', source(1), config);
-    server = await serve('uws', { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['*'] });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['*'] });
   });
   afterAll(async () => {
     await server?.stop();

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIM, ITEMS, ITEM_EMBEDDINGS, TOPK } from '../examples/recommender/lib/catalog.mjs';
 import { canaryConfig, prepareRepository, routeBackendPresent } from '../examples/recommender/setup.js';
 import { treeEnsembleParams, treeEnsembleReference } from '../src/onnx/models.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { infer, v2Request, type V2Request } from './helpers/pipelines.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -53,7 +53,7 @@ describe('the recommender case study', () => {
 
   beforeAll(async () => {
     const { repository } = prepareRepository(dir, { routes: false });
-    server = await serve('uws', {
+    server = await serve(DEFAULT_ENGINE, {
       modelRepository: repository,
       modelControlMode: 'explicit',
       loadModel: ['features', 'encoder', 'topk', 'trees', 'topk_trees', 'recommender', 'recommender_v1', 'recommender_v2', 'recommender_fallback'],

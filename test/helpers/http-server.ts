@@ -21,6 +21,9 @@ export type HttpEngine = 'uws' | 'node';
  */
 export const ENGINES: HttpEngine[] = uwsStatus().ok ? ['uws', 'node'] : ['node'];
 
+/** The transport a server gets when the test is not about transports: uWS where it loads. */
+export const DEFAULT_ENGINE: HttpEngine = ENGINES[0]!;
+
 // ---------------------------------------------------------------------------------------------
 // Repository
 
