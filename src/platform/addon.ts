@@ -3,7 +3,7 @@
 // created afterwards load the same file without testing the CUDA flavour again.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { cudaSelfTest } from './cuda-self-test.js';
 import { AddonNotFound, chooseAddon, flavourRequest, type AddonChoice } from './flavour.js';
 import { detectNvidiaGpus } from './gpu.js';
@@ -37,7 +37,8 @@ export function decideAddon(packageRoot: string, env: NodeJS.ProcessEnv = proces
   const cuda = cudaPackageBinary();
   return chooseAddon({
     request,
-    ...(env.TENSORGATE_ADDON ? { explicit: env.TENSORGATE_ADDON } : {}),
+    // Relative to the working directory, as a path given on the command line is (not a module name).
+    ...(env.TENSORGATE_ADDON ? { explicit: resolve(env.TENSORGATE_ADDON) } : {}),
     ...(existsSync(source) ? { sourceBuild: source } : {}),
     ...(prebuildPath(packageRoot) ? { prebuild: prebuildPath(packageRoot)! } : {}),
     ...(cuda ? { cuda } : {}),
