@@ -35,10 +35,12 @@ const consoleLogger: EngineLogger = {
 export class Engine {
   readonly runtime: RuntimeInfo;
   readonly #logger: EngineLogger;
+  readonly #spinMicroseconds: number;
 
-  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger) {
+  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger, spinMicroseconds: number) {
     this.runtime = runtime;
     this.#logger = logger;
+    this.#spinMicroseconds = spinMicroseconds;
   }
 
   /** Loads ONNX Runtime (once per process) and returns an engine bound to this thread. */
@@ -60,13 +62,13 @@ export class Engine {
       threadsExplicit,
       isMainThread,
     });
-    return new Engine(info, logger ?? consoleLogger);
+    return new Engine(info, logger ?? consoleLogger, o.spinMicroseconds);
   }
 
   /** Loads a model from a file path or ONNX bytes. Session creation runs off the event loop. */
   async load(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
     const o = parseOptions(loadOptionsSchema, options, 'load options');
-    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o));
+    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o, this.#spinMicroseconds));
     const model = new Model(native);
     for (const p of model.metadata.providers) {
       if (!p.active) {
