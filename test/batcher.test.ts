@@ -179,9 +179,12 @@ describe('admission and failure', () => {
   });
 
   it('uses the policy default timeout, and ignores request timeouts unless overrides are allowed', async () => {
-    const model = await slowModel({
+    // The blocker is subject to the same default timeout: it must be taken before it expires even on
+    // a loaded machine (100 ms), and must run longer than that so that `a` expires behind it (400 ms).
+    const model = await testEngine().load(slowBatchModel({ ms: 400, size: SLOW_SIZE }), {
+      intraOpThreads: 1,
       maxBatchSize: 1,
-      dynamicBatching: { defaultQueuePolicy: { defaultTimeoutMicroseconds: 2000, allowTimeoutOverride: false } },
+      dynamicBatching: { defaultQueuePolicy: { defaultTimeoutMicroseconds: 100_000, allowTimeoutOverride: false } },
     });
     const { running: blocker } = await occupy(model);
     const x = { x: { shape: [1, SLOW_SIZE], data: rows(1) } };

@@ -29,6 +29,10 @@ export const serveOptionsSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
+    /** HTTP threads accepting on the port (uWS only); default: the CPUs this process may run on. */
+    httpThreads: int.min(1).max(1024).optional(),
+    /** Polling windows of the event loops and model runners (engine eventLoopSpinMicroseconds and spinMicroseconds). */
+    spinMicroseconds: int.min(0).max(10_000).optional(),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
     /** Triton's gRPC port; 0 turns the gRPC front off. */
     grpcPort: int.min(0).max(65535).default(8001),
@@ -108,6 +112,8 @@ const FLAGS = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'http-engine': { type: 'string' },
+  'http-threads': { type: 'string' },
+  'spin-microseconds': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'grpc-port': { type: 'string' },
   'grpc-max-message-bytes': { type: 'string' },
@@ -140,6 +146,10 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --config FILE                 JSON or YAML with the same options in camelCase (flags win)
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
+  --http-threads N              HTTP threads accepting on the port, default: the CPUs available (uWS only;
+                                node:http serves on one thread)
+  --spin-microseconds N         default 50: how long event loops and model runners poll for a completion or
+                                the next request before they sleep (models running over 20x longer never poll; 0: off)
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
   --grpc-port N                 Triton's gRPC API on this port, default 8001 (0: off); same --host
   --grpc-max-message-bytes N    default 64MiB; larger gRPC messages get RESOURCE_EXHAUSTED

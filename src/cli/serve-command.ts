@@ -19,12 +19,20 @@ export const SERVE_COMMAND: Command = {
       return 0;
     }
     const logger = pino({ level: options.logLevel });
+    // A signal during start-up (models loading, threads starting) stops the server once it is up.
+    let early: string | undefined;
+    const onEarly = (signal: string) => (early ??= signal);
+    process.once('SIGTERM', onEarly);
+    process.once('SIGINT', onEarly);
     let running;
     try {
       running = await startServer(options, logger);
     } catch (err) {
       logger.fatal({ err: (err as Error).message }, 'cannot start');
       return 1;
+    } finally {
+      process.off('SIGTERM', onEarly);
+      process.off('SIGINT', onEarly);
     }
     return new Promise<number>((resolveExit) => {
       let stopping = false;
@@ -45,6 +53,7 @@ export const SERVE_COMMAND: Command = {
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      if (early !== undefined) stop(early);
     });
   },
 };

@@ -2,6 +2,8 @@
 // together, with a graceful shutdown: readiness off, every front stops accepting and finishes its
 // in-flight requests, then models unload and the cache closes.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Engine } from '../engine/index.js';
@@ -21,7 +23,8 @@ import { StatusTracker } from '../status/snapshot.js';
 import { readMemory } from '../metrics/resources.js';
 import { GrpcFront } from '../grpc/front.js';
 import { HttpFront } from '../server/server.js';
-import { waitFor } from '../server/transport.js';
+import { HttpThreadPool } from '../server/threads/pool.js';
+import { V2Router } from '../server/v2-router.js';
 import { ROUTE_PLATFORM } from '../repository/routing-schema.js';
 import { RoutingControl } from '../routing/control.js';
 import { routingFamilies } from '../routing/metrics.js';
@@ -32,6 +35,10 @@ import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
   server: HttpFront;
+  /** HTTP threads serving the port (1: the main thread alone). */
+  httpThreads: number;
+  /** The HTTP worker threads, when there are more than one. */
+  threads?: HttpThreadPool;
   tracing: TraceControl;
   monitors: ModelMonitors;
   /** The gRPC front, unless --grpc-port 0 turned it off. */
@@ -52,10 +59,35 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
+/** How many HTTP threads serve the port: --http-threads, else every CPU; 1 where node:http serves. */
+function httpThreadCount(options: ServeOptions, logger: Logger): number {
+  const wanted = options.httpThreads ?? availableParallelism();
+  if (wanted === 1 || HttpFront.transportKind(options.httpEngine) === 'uws') return wanted;
+  if (options.httpThreads !== undefined && options.httpEngine === 'node') {
+    throw new Error(`--http-threads ${wanted} needs the uWebSockets.js transport: node:http cannot share a port between threads on Node 20 (use --http-threads 1)`);
+  }
+  logger.info({ wanted }, 'node:http serves HTTP on one thread');
+  return 1;
+}
+
+/** A port no one listens on now, for the HTTP threads to share (each must name the same port). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
 export async function startServer(options: ServeOptions, logger: Logger = pino({ level: options.logLevel })): Promise<RunningServer> {
+  const httpThreads = httpThreadCount(options, logger);
   const engine = Engine.create({
     ...(options.intraOpThreads !== undefined ? { intraOpThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads !== undefined ? { interOpThreads: options.interOpThreads } : {}),
+    ...(options.spinMicroseconds !== undefined ? { eventLoopSpinMicroseconds: options.spinMicroseconds, spinMicroseconds: options.spinMicroseconds } : {}),
     logger,
   });
   logger.info({ ort: engine.runtime.ortVersion, library: engine.runtime.library }, 'ONNX Runtime loaded');
@@ -109,6 +141,7 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     throw err;
   }
   const routing = new RoutingRuntime({ store, logger });
+  let threads: HttpThreadPool | undefined; // set once the HTTP threads listen; the hooks below tell them what they serve
   for (const family of routingFamilies(metrics.prefix, routing)) family.registerIn(metrics.registry);
   let repository: ModelRepository;
   try {
@@ -124,12 +157,14 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     routing,
     hooks: {
       served: (i) => {
+        threads?.publish();
         if (i.platform !== ROUTE_PLATFORM) metrics.trackModel(i.name, i.versionLabel, i.model); // a route runs no model
         if (i.monitoring) monitors.attach(i, i.name, i.versionLabel, i.monitoring);
         if (i.config.response_cache?.enable && !cache) {
           logger.warn({ model: i.name }, 'response_cache is enabled for this model but the server has no --cache level');
         }
       },
+      retiring: () => threads?.publish(),
       retired: (i) => {
         monitors.detach(i);
         if (!repository.served(i.name, i.versionLabel).length) metrics.untrackModel(i.name, i.versionLabel);
@@ -162,18 +197,10 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     gpus: () => nativeBinding().gpuDevices?.(),
     routes: () => routeStatuses(routing),
   });
-  const server = new HttpFront({
-    service,
-    control,
-    routing: new RoutingControl(repository),
-    metrics,
-    status,
-    logger,
-    host: options.host,
-    port: options.httpPort,
-    httpEngine: options.httpEngine,
-    maxBodyBytes: options.maxBodyBytes,
-  });
+  const router = new V2Router({ service, control, routing: new RoutingControl(repository), metrics, status, logger, maxBodyBytes: options.maxBodyBytes });
+  // Every HTTP thread names the same port (the kernel spreads connections over their sockets).
+  const httpPort = httpThreads > 1 && options.httpPort === 0 ? await freePort(options.host) : options.httpPort;
+  const server = new HttpFront({ router, metrics, logger, host: options.host, port: httpPort, httpEngine: options.httpEngine, maxBodyBytes: options.maxBodyBytes });
   const grpc =
     options.grpcPort > 0
       ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
@@ -182,25 +209,47 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   let grpcPort: number | undefined;
   try {
     port = await server.listen();
+    if (server.transportKind !== 'uws' && httpThreads > 1) throw new Error('uWebSockets.js did not load: the HTTP threads cannot start');
+    if (httpThreads > 1) {
+      threads = await HttpThreadPool.start({
+        workers: httpThreads - 1,
+        setup: {
+          host: options.host,
+          port,
+          maxBodyBytes: options.maxBodyBytes,
+          logLevel: options.logLevel,
+          eventLoopSpinMicroseconds: engine.polling.eventLoopSpinMicroseconds,
+          latencyBuckets: [...metrics.latencyBuckets],
+        },
+        front: server,
+        repository,
+        tracing,
+        logger,
+      });
+      metrics.addThreads(threads);
+    }
+    logger.info({ host: options.host, port, transport: server.transportKind, threads: httpThreads }, 'listening');
     grpcPort = await grpc?.listen();
   } catch (err) {
     // A port in use: give back what started (the other front, models, a Redis connection).
     forecast?.stop();
+    await threads?.close(0);
     if (server.port > 0) await server.close(0);
     await repository.close();
     await cache?.close();
     await tracing.shutdown();
     throw err;
   }
-  const fronts = grpc ? [server, grpc] : [server];
-  const inflight = () => fronts.reduce((n, f) => n + f.inflight, 0);
+  const fronts: Array<Pick<HttpFront, 'stopAccepting' | 'drained' | 'close'>> = [server, ...(threads ? [threads] : []), ...(grpc ? [grpc] : [])];
   let stopping: Promise<boolean> | undefined;
   const stop = async (timeoutMs: number): Promise<boolean> => {
     forecast?.stop();
     control.startDraining();
+    threads?.startDraining();
     for (const front of fronts) front.stopAccepting();
-    const drained = await waitFor(inflight, timeoutMs);
-    if (!drained) logger.warn({ inflight: inflight() }, 'shutdown timeout: closing with requests in flight');
+    // The main thread keeps answering what the HTTP threads hand it until they are drained too.
+    const drained = (await Promise.all(fronts.map((f) => f.drained(timeoutMs)))).every(Boolean);
+    if (!drained) logger.warn({ inflight: server.inflight + (grpc?.inflight ?? 0) }, 'shutdown timeout: closing with requests in flight');
     await Promise.all(fronts.map((front) => front.close(Math.max(1000, timeoutMs / 2))));
     await Promise.race([repository.close(), new Promise((r) => setTimeout(r, Math.max(100, timeoutMs / 4)))]);
     await routing.close(); // the routes' state is saved
@@ -210,6 +259,8 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   };
   return {
     server,
+    httpThreads,
+    ...(threads ? { threads } : {}),
     tracing,
     monitors,
     ...(grpc ? { grpc, grpcPort: grpcPort! } : {}),

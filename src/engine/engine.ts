@@ -34,13 +34,14 @@ const consoleLogger: EngineLogger = {
 
 export class Engine {
   readonly runtime: RuntimeInfo;
+  /** The polling windows in effect (engine options eventLoopSpinMicroseconds and spinMicroseconds). */
+  readonly polling: { readonly eventLoopSpinMicroseconds: number; readonly spinMicroseconds: number };
   readonly #logger: EngineLogger;
-  readonly #spinMicroseconds: number;
 
-  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger, spinMicroseconds: number) {
+  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger, polling: Engine['polling']) {
     this.runtime = runtime;
     this.#logger = logger;
-    this.#spinMicroseconds = spinMicroseconds;
+    this.polling = polling;
   }
 
   /** Loads ONNX Runtime (once per process) and returns an engine bound to this thread. */
@@ -62,13 +63,13 @@ export class Engine {
       threadsExplicit,
       isMainThread,
     });
-    return new Engine(info, logger ?? consoleLogger, o.spinMicroseconds);
+    return new Engine(info, logger ?? consoleLogger, { eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds, spinMicroseconds: o.spinMicroseconds });
   }
 
   /** Loads a model from a file path or ONNX bytes. Session creation runs off the event loop. */
   async load(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
     const o = parseOptions(loadOptionsSchema, options, 'load options');
-    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o, this.#spinMicroseconds));
+    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o, this.polling.spinMicroseconds));
     const model = new Model(native);
     for (const p of model.metadata.providers) {
       if (!p.active) {

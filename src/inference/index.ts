@@ -5,3 +5,4 @@ export { ServerControl, EXTENSIONS, type ServerControlOptions } from './control.
 export type { InferenceWire } from './wire.js';
 export type { Stage } from './stage.js';
 export type { InferenceObserver } from './stages/latency.js';
+export type { Leases } from './stages/resolve.js';

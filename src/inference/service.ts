@@ -48,14 +48,24 @@ export interface InferenceServiceOptions {
 export class InferenceService {
   readonly stages: readonly Stage[];
 
-  constructor(options: InferenceServiceOptions) {
-    const cache = options.cache;
+  /** A service with exactly these stages (an HTTP worker thread's: resolve, decode, execute, encode). */
+  static of(stages: readonly Stage[]): InferenceService {
+    return new InferenceService({ stages });
+  }
+
+  constructor(options: InferenceServiceOptions | { stages: readonly Stage[] }) {
+    if ('stages' in options) {
+      this.stages = options.stages;
+      return;
+    }
+    const o = options;
+    const cache = o.cache;
     this.stages = [
-      ...(options.tracing ? [new TraceStage(options.tracing)] : []),
-      ...(options.observer ? [new LatencyStage(options.observer)] : []),
-      new ResolveStage(options.repository),
-      new RouteStage(options.repository),
-      ...(options.monitors ? [new MonitorStage(options.monitors)] : []),
+      ...(o.tracing ? [new TraceStage(o.tracing)] : []),
+      ...(o.observer ? [new LatencyStage(o.observer)] : []),
+      new ResolveStage(o.repository),
+      new RouteStage(o.repository),
+      ...(o.monitors ? [new MonitorStage(o.monitors)] : []),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
       new DecodeStage(),
       ...(cache ? [new TensorCacheStage(cache)] : []),

@@ -55,7 +55,9 @@ export async function serve(
   engine: HttpEngine,
   options: Partial<Omit<ServeOptions, 'httpEngine'>> & { modelRepository: string },
 ): Promise<TestServer> {
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', ...options, httpEngine: engine });
+  // uWS servers run with two HTTP threads unless a test says otherwise (whatever the machine's cores):
+  // every HTTP test then also checks that the threads behave as one server.
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', httpThreads: engine === 'uws' ? 2 : 1, ...options, httpEngine: engine });
   const running = await startServer(parsed);
   expect(running.server.transportKind).toBe(engine);
   let stopped: Promise<boolean> | undefined;
