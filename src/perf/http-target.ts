@@ -14,15 +14,19 @@ function hostPort(url: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** Bytes read per socket read, into one buffer per connection reused for every read. */
+const READ_BUFFER = 64 * 1024;
+
 class HttpConnection implements Sender {
   readonly #socket: Socket;
   readonly #head: string;
   readonly #cache = new WeakMap<Payload, Buffer>();
-  #chunks: Buffer[] = [];
-  #received = 0;
-  #need = -1;
-  #headerEnd = -1;
+  /** A response head split over reads (copied: the read buffer is reused). */
+  #partial: Buffer | undefined;
+  /** Bytes of the current response (head and body) still to come; -1 until its head is read. */
+  #left = -1;
   #status = 0;
+  #errorBody: Buffer[] | undefined;
   #done: ((o: Outcome) => void) | undefined;
   #failed: Error | undefined;
 
@@ -30,9 +34,8 @@ class HttpConnection implements Sender {
     this.#socket = socket;
     this.#head = head;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#data(chunk));
     const fail = (err: Error) => {
-      this.#failed = err;
+      this.#failed ??= err;
       this.#finish({ ok: false, error: err.message });
     };
     socket.on('error', fail);
@@ -62,32 +65,35 @@ class HttpConnection implements Sender {
     this.#socket.destroy();
   }
 
-  #data(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#received += chunk.length;
-    if (this.#headerEnd < 0) {
-      const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks);
-      this.#chunks = [all];
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = all.toString('latin1', 0, end);
+  /** net's onread: `buf` holds `nread` new bytes, valid only during this call. One request is outstanding. */
+  read(nread: number, buf: Uint8Array): boolean {
+    let chunk = Buffer.from(buf.buffer, buf.byteOffset, nread);
+    if (this.#left < 0) {
+      if (this.#partial) chunk = Buffer.concat([this.#partial, chunk]);
+      const end = chunk.indexOf('\r\n\r\n');
+      if (end < 0) {
+        this.#partial = Buffer.from(chunk);
+        return true;
+      }
+      this.#partial = undefined;
+      const head = chunk.toString('latin1', 0, end);
       this.#status = Number(head.slice(9, 12));
       const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      this.#headerEnd = end + 4;
-      this.#need = this.#headerEnd + (m ? Number(m[1]) : 0);
+      this.#left = end + 4 + (m ? Number(m[1]) : 0);
+      if (this.#status < 200 || this.#status >= 300) {
+        this.#errorBody = [];
+        chunk = chunk.subarray(end + 4);
+        this.#left -= end + 4;
+      }
     }
-    if (this.#received < this.#need) return;
-    const ok = this.#status >= 200 && this.#status < 300;
-    let error: string | undefined;
-    if (!ok) {
-      const all = Buffer.concat(this.#chunks);
-      error = `HTTP ${this.#status}: ${all.toString('utf8', this.#headerEnd, this.#need).slice(0, 300)}`;
-    }
-    this.#chunks = [];
-    this.#received = 0;
-    this.#headerEnd = -1;
-    this.#need = -1;
-    this.#finish(ok ? { ok } : { ok, error: error! });
+    if (this.#errorBody) this.#errorBody.push(Buffer.from(chunk));
+    this.#left -= chunk.length;
+    if (this.#left > 0) return true;
+    this.#left = -1;
+    const errorBody = this.#errorBody;
+    this.#errorBody = undefined;
+    this.#finish(errorBody ? { ok: false, error: `HTTP ${this.#status}: ${Buffer.concat(errorBody).toString('utf8').slice(0, 300)}` } : { ok: true });
+    return true;
   }
 
   #finish(outcome: Outcome): void {
@@ -148,11 +154,13 @@ export class HttpTarget implements Target {
     let head = `POST ${this.#path}/infer HTTP/1.1\r\nhost: ${this.#host}:${this.#port}\r\n`;
     for (const [k, v] of Object.entries(this.#headers)) head += `${k}: ${v}\r\n`;
     return new Promise((resolve, reject) => {
-      const socket = connect(this.#port, this.#host);
+      let connection: HttpConnection | undefined;
+      // onread: reads land in one reused buffer and go straight to the parser (no stream, no Buffer per read).
+      const socket = connect({ host: this.#host, port: this.#port, onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: (n, b) => connection!.read(n, b) } });
+      connection = new HttpConnection(socket, head);
       socket.once('connect', () => {
-        const c = new HttpConnection(socket, head);
-        this.#open.add(c);
-        resolve(c);
+        this.#open.add(connection!);
+        resolve(connection!);
       });
       socket.once('error', reject);
     });
