@@ -193,7 +193,7 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
         Ort::Value v = Ort::Value::CreateTensor(allocator, shape.data(), shape.size(), type);
         size_t e = 0;
         for (Request* r : batch) {
-          for (const auto& s : r->inputs[i].strings) {
+          for (const std::string_view s : r->inputs[i].elements) {
             char* dst = v.GetResizedStringTensorElementBuffer(e++, s.size());
             if (!s.empty()) std::memcpy(dst, s.data(), s.size());
           }

@@ -43,7 +43,7 @@ export interface ServerOptions {
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
-function bodyPad(header: string | undefined): number {
+export function bodyPad(header: string | undefined): number {
   if (header === undefined) return 0;
   try {
     const n = parseInferenceHeaderLength(header);

@@ -11,7 +11,7 @@ import type { ClientAbort } from './client-abort.js';
 import { decodeBody } from './compression.js';
 import { errorResponse, type ServerLogger } from './error-response.js';
 import type { RouteMatch, RouteName } from './routes.js';
-import type { HttpRouter } from './server.js';
+import { bodyPad, type HttpRouter } from './server.js';
 import type { IncomingRequest, OutgoingResponse } from './transport.js';
 import * as v2 from './v2-handlers.js';
 
@@ -43,7 +43,7 @@ export function wrongMethod(match: RouteMatch, req: IncomingRequest): OutgoingRe
 export function withDecodedBody(req: IncomingRequest, maxBodyBytes: number, next: () => Promise<OutgoingResponse> | OutgoingResponse): Promise<OutgoingResponse> | OutgoingResponse {
   const encoding = req.headers['content-encoding'];
   if (encoding === undefined || req.body.length === 0) return next();
-  return decodeBody(req.body, encoding, maxBodyBytes).then((body) => {
+  return decodeBody(req.body, encoding, maxBodyBytes, bodyPad(req.headers['inference-header-content-length'])).then((body) => {
     req.body = body;
     return next();
   });
