@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mlpModel, offsetModel, slowBatchModel, tinyModel } from '../src/onnx/models.js';
 import { serveOptionsSchema } from '../src/cli/options.js';
 import { startServer } from '../src/cli/serve.js';
+import { availableCores, quotaFromCfs, quotaFromCpuMax } from '../src/cli/cores.js';
+import { availableParallelism } from 'node:os';
 import { metric } from './helpers/cache-http-kit.js';
 import { get, makeRepository, post, RawClient, request, serve, slowRequest, SLOW_SIZE, until, type HttpResult, type TestServer } from './helpers/http-server.js';
 import { putModel, tempRepo } from './helpers/fixtures.js';
@@ -190,6 +192,18 @@ describe('--http-threads', () => {
 });
 
 describe('--http-threads options', () => {
+  it('defaults to the CPUs the process can use: its affinity, capped by a cgroup CPU limit (a container)', () => {
+    expect(quotaFromCpuMax('200000 100000\n')).toBe(2);
+    expect(quotaFromCpuMax('150000 100000')).toBe(2); // 1.5 CPUs: two threads, rounded up
+    expect(quotaFromCpuMax('50000 100000')).toBe(1);
+    expect(quotaFromCpuMax('max 100000')).toBeUndefined();
+    expect(quotaFromCfs('-1', '100000')).toBeUndefined();
+    expect(quotaFromCfs('400000\n', '100000\n')).toBe(4);
+    const cores = availableCores();
+    expect(cores).toBeGreaterThanOrEqual(1);
+    expect(cores).toBeLessThanOrEqual(availableParallelism());
+  });
+
   it('is refused with node:http (it cannot share a port between threads), and node:http serves on one thread by default', async () => {
     const root = makeRepository({ tiny: { bytes: tinyModel() } });
     const base = { modelRepository: root, httpPort: 0, grpcPort: 0, logLevel: 'silent' };

@@ -29,7 +29,7 @@ export const serveOptionsSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
-    /** HTTP threads accepting on the port (uWS only); default: the CPUs this process may run on. */
+    /** HTTP threads accepting on the port (uWS only); default: the CPUs this process can use (cli/cores.ts). */
     httpThreads: int.min(1).max(1024).optional(),
     /** Polling windows of the event loops and model runners (engine eventLoopSpinMicroseconds and spinMicroseconds). */
     spinMicroseconds: int.min(0).max(10_000).optional(),
@@ -146,8 +146,8 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --config FILE                 JSON or YAML with the same options in camelCase (flags win)
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
-  --http-threads N              HTTP threads accepting on the port, default: the CPUs available (uWS only;
-                                node:http serves on one thread)
+  --http-threads N              HTTP threads accepting on the port, default: the CPUs available (affinity,
+                                capped by a cgroup CPU limit); uWS only: node:http serves on one thread
   --spin-microseconds N         default 50: how long event loops and model runners poll for a completion or
                                 the next request before they sleep (models running over 20x longer never poll; 0: off)
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read

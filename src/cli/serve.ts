@@ -3,7 +3,6 @@
 // in-flight requests, then models unload and the cache closes.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Engine } from '../engine/index.js';
@@ -31,6 +30,7 @@ import { routingFamilies } from '../routing/metrics.js';
 import { RedisStateStore } from '../routing/redis-state.js';
 import { RoutingRuntime } from '../routing/runtime.js';
 import { FileStateStore, MemoryStateStore, type StateStore } from '../routing/state-store.js';
+import { availableCores } from './cores.js';
 import type { ServeOptions } from './options.js';
 
 export interface RunningServer {
@@ -59,9 +59,9 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
-/** How many HTTP threads serve the port: --http-threads, else every CPU; 1 where node:http serves. */
+/** How many HTTP threads serve the port: --http-threads, else every CPU the process can use; 1 where node:http serves. */
 function httpThreadCount(options: ServeOptions, logger: Logger): number {
-  const wanted = options.httpThreads ?? availableParallelism();
+  const wanted = options.httpThreads ?? availableCores();
   if (wanted === 1 || HttpFront.transportKind(options.httpEngine) === 'uws') return wanted;
   if (options.httpThreads !== undefined && options.httpEngine === 'node') {
     throw new Error(`--http-threads ${wanted} needs the uWebSockets.js transport: node:http cannot share a port between threads on Node 20 (use --http-threads 1)`);
