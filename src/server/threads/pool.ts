@@ -4,21 +4,21 @@
 // it publishes to the workers the versions they may serve themselves, answers what they hand it,
 // sums their metrics into its scrape, and drains and closes them on shutdown.
 //
-// Leases: the pool takes one repository lease on every version it publishes and gives it back once
-// every worker has said that the requests holding it there are over (served-table.ts), so a swap or
-// an unload never pulls a version from under a request on any thread.
+// Leases: publication.ts holds one repository lease on every version the workers serve and gives it
+// back once every worker has said that the requests holding it there are over (served-table.ts), so a
+// swap or an unload never pulls a version from under a request on any thread.
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Model } from '../../engine/index.js';
 import type { ThreadMetricsSnapshot, ThreadMetricsSource } from '../../metrics/index.js';
-import type { ModelRepository, ServedVersion } from '../../repository/index.js';
+import type { ModelRepository } from '../../repository/index.js';
 import type { TraceControl } from '../../tracing/control.js';
 import { ClientAbort } from '../client-abort.js';
 import type { ServerLogger } from '../error-response.js';
 import type { HttpFront } from '../server.js';
 import { incoming, wireResponse } from './forwarder.js';
-import type { FromWorker, PublishedVersion, ToWorker, WorkerSetup } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerSetup } from './protocol.js';
+import { Publisher } from './publication.js';
 
 export interface HttpThreadPoolOptions {
   /** Worker threads to start (--http-threads minus the main thread). */
@@ -41,17 +41,6 @@ interface WorkerState {
   readonly replies: Map<number, (message: FromWorker) => void>;
 }
 
-interface Publication {
-  readonly served: ServedVersion;
-  /** Workers that may still hold it. */
-  readonly holders: Set<number>;
-}
-
-/** Whether a worker thread can answer this version's requests itself (everything else goes to the main thread). */
-export function servesOnWorkers(served: ServedVersion, tracing: TraceControl | undefined): boolean {
-  return served.model instanceof Model && served.config.response_cache?.enable !== true && served.monitoring === undefined && !(tracing?.tracing(served.name) ?? false);
-}
-
 const METRICS_TIMEOUT_MS = 1000;
 const RESTARTS_PER_MINUTE = 5;
 
@@ -59,13 +48,10 @@ export class HttpThreadPool implements ThreadMetricsSource {
   readonly #options: HttpThreadPoolOptions;
   readonly #log: ServerLogger;
   readonly #workers: WorkerState[] = [];
-  readonly #published = new Map<number, Publication>();
-  /** Dropped from the table at an epoch, awaiting the workers' releases: key `generation:epoch`. */
-  readonly #dropped = new Map<string, Publication>();
+  readonly #publisher: Publisher;
   /** Final snapshots of threads that exited (their counts stay in the sums). */
   readonly #past: ThreadMetricsSnapshot[] = [];
   readonly #restarts: number[] = [];
-  #epoch = 0;
   #publishQueued = false;
   #draining = false;
   #closed = false;
@@ -74,6 +60,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
   private constructor(options: HttpThreadPoolOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#publisher = new Publisher(options.repository, options.tracing);
     options.tracing?.onChange(() => this.publish());
   }
 
@@ -128,9 +115,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
     });
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, timeoutMs + 3000).unref())]);
     // No worker serves anything any more: the pool's leases go back (the repository can unload).
-    for (const p of [...this.#published.values(), ...this.#dropped.values()]) this.#options.repository.release(p.served);
-    this.#published.clear();
-    this.#dropped.clear();
+    this.#publisher.releaseAll();
   }
 
   // --- metrics (ThreadMetricsSource) -------------------------------------------------------------
@@ -166,7 +151,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
           settled = true;
           if (message.type === 'listening') {
             state.live = true;
-            for (const p of this.#published.values()) p.holders.add(thread);
+            this.#publisher.joined(thread);
             resolve();
           } else {
             reject(new Error(`HTTP thread ${thread} cannot listen on ${setup.host}:${setup.port}: ${message.message}`));
@@ -195,9 +180,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
     state.aborts.clear();
     for (const reply of state.replies.values()) reply({ type: 'closed' }); // unanswered asks resolve now
     state.replies.clear();
-    // Whatever it held is released with it.
-    for (const p of this.#published.values()) p.holders.delete(state.thread);
-    for (const [key, p] of this.#dropped) this.#releasedBy(key, p, state.thread);
+    this.#publisher.gone(state.thread); // whatever it held is released with it
     if (state.closing || this.#closed || !wasLive) return;
     this.#log.error({ httpThread: state.thread, code }, 'HTTP thread exited unexpectedly');
     const now = Date.now();
@@ -208,7 +191,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
     }
     this.#restarts.push(now);
     this.#spawn(state.thread).then(
-      () => this.#post(state.thread, this.#table()),
+      () => this.#post(state.thread, this.#publisher.table()),
       (err: unknown) => this.#log.error({ httpThread: state.thread, err: (err as Error).message }, 'HTTP thread could not be restarted'),
     );
   }
@@ -221,13 +204,9 @@ export class HttpThreadPool implements ThreadMetricsSource {
       case 'abort':
         w.aborts.get(message.id)?.abort();
         break;
-      case 'released': {
-        const key = `${message.generation}:${message.epoch}`;
-        const dropped = this.#dropped.get(key);
-        if (dropped) this.#releasedBy(key, dropped, w.thread);
-        else this.#published.get(message.generation)?.holders.delete(w.thread); // it could not attach it
+      case 'released':
+        this.#publisher.released(w.thread, message.generation, message.epoch);
         break;
-      }
       case 'closed':
         if (message.snapshot) w.snapshot = message.snapshot;
         break;
@@ -266,67 +245,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
 
   #publishNow(): void {
     if (this.#closed) return;
-    const { repository, tracing } = this.#options;
-    const epoch = ++this.#epoch;
-    const wanted = new Map<number, ServedVersion>();
-    const latest = new Map<string, ServedVersion>();
-    for (const s of repository.allServed()) {
-      const top = latest.get(s.name);
-      if (!top || s.version > top.version) latest.set(s.name, s);
-      if (!this.#draining && servesOnWorkers(s, tracing)) wanted.set(s.generation, s);
-    }
-    for (const [generation, p] of this.#published) {
-      if (wanted.has(generation)) continue;
-      this.#published.delete(generation);
-      const key = `${generation}:${epoch}`;
-      this.#dropped.set(key, p);
-      if (p.holders.size === 0) this.#releasedBy(key, p, -1);
-    }
-    const live = this.#live().map((w) => w.thread);
-    for (const [generation, s] of wanted) {
-      if (this.#published.has(generation)) continue;
-      repository.retain(s);
-      this.#published.set(generation, { served: s, holders: new Set(live) });
-    }
-    this.#broadcast(this.#table(epoch, latest));
-  }
-
-  #table(epoch = this.#epoch, latest?: Map<string, ServedVersion>): ToWorker {
-    const versions: PublishedVersion[] = [];
-    for (const [, p] of this.#published) {
-      const s = p.served;
-      versions.push({
-        generation: s.generation,
-        name: s.name,
-        version: s.version,
-        versionLabel: s.versionLabel,
-        handle: (s.model as Model).handle,
-        key: s.key,
-        outputOrder: s.outputOrder,
-        platform: s.platform,
-        config: s.config,
-        effectiveConfig: s.effectiveConfig,
-        contentHash: s.contentHash,
-        sizeBytes: s.sizeBytes,
-      });
-    }
-    if (!latest) {
-      latest = new Map();
-      for (const s of this.#options.repository.allServed()) {
-        const top = latest.get(s.name);
-        if (!top || s.version > top.version) latest.set(s.name, s);
-      }
-    }
-    const heads: Array<[string, number]> = [];
-    for (const [name, s] of latest) if (this.#published.has(s.generation)) heads.push([name, s.generation]);
-    return { type: 'table', epoch, versions, latest: heads };
-  }
-
-  #releasedBy(key: string, p: Publication, thread: number): void {
-    p.holders.delete(thread);
-    if (p.holders.size > 0 || !this.#dropped.has(key)) return;
-    this.#dropped.delete(key);
-    this.#options.repository.release(p.served);
+    this.#broadcast(this.#publisher.next(this.#live().map((w) => w.thread), this.#draining));
   }
 
   // --- messaging -----------------------------------------------------------------------------------
