@@ -11,7 +11,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++ cmake make \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY package.json package-lock.json .npmrc CMakeLists.txt tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json CMakeLists.txt tsconfig.json tsconfig.build.json ./
+COPY packages/ packages/
 COPY scripts/ scripts/
 COPY native/ native/
 COPY proto/ proto/

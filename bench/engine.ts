@@ -17,7 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine, type Model } from '../src/engine/index.js';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
-import { bundledOrtLibrary } from '../src/engine/ort-library.js';
+import { resolveOrtLibrary } from '../src/engine/ort-library.js';
 import { ortNodeJob, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
@@ -48,7 +48,7 @@ function buildOrtRaw(): string {
 type RawRun = Map<number, { samples_per_s: number; run_us_p50: number }>;
 
 function ortRaw(binary: string, path: string, dims: number[], batches: number[]): RawRun {
-  const out = execFileSync(binary, [bundledOrtLibrary(), path, 'x', dims.join('x'), String(THREADS), String(Math.max(0.5, SECONDS / 3)), ...batches.map(String)], { encoding: 'utf8' });
+  const out = execFileSync(binary, [resolveOrtLibrary(), path, 'x', dims.join('x'), String(THREADS), String(Math.max(0.5, SECONDS / 3)), ...batches.map(String)], { encoding: 'utf8' });
   const result: RawRun = new Map();
   for (const line of out.trim().split('\n')) {
     const r = JSON.parse(line) as { batch: number; samples_per_s: number; run_us_p50: number };

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm install` hook: use a prebuilt addon when one matches this platform, else compile from source
-// with cmake-js (fetching ONNX Runtime's C headers first). `--force` always compiles.
-// node-gyp-build's own fallback would run node-gyp, which cannot build a CMake project.
+// Builds the native addon in a source checkout (run by `npm ci`/`npm install` through the `prepare`
+// script, which npm never runs for a package installed from the registry or a tarball: users get
+// the prebuilt binaries and no install script at all). Skips the build when a binary for this
+// platform is already there (build/Release or prebuilds/); `--force` always compiles, with cmake-js,
+// after fetching ONNX Runtime's C headers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,16 +15,17 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const force = process.argv.includes('--force') || process.env.TENSORGATE_BUILD_FROM_SOURCE === '1';
 
-function prebuildPath() {
-  try {
-    return require('node-gyp-build').path(root);
-  } catch {
-    return null;
-  }
+function existingBinary() {
+  const libc = process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl';
+  const candidates = [
+    join(root, 'build', 'Release', 'tensorgate.node'),
+    join(root, 'prebuilds', `${process.platform}-${process.arch}`, `tensorgate.${libc}.node`),
+  ];
+  return candidates.find((f) => existsSync(f));
 }
 
 if (!force) {
-  const found = prebuildPath();
+  const found = existingBinary();
   if (found) {
     console.error(`tensorgate: using native addon ${found}`);
     process.exit(0);

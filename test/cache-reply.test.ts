@@ -37,6 +37,24 @@ describe('ReplyTier', () => {
     }
   });
 
+  it('keys with SHA-256 when the cache says hash=sha256 (what ResponseCache passes it)', async () => {
+    const { createHash } = await import('node:crypto');
+    const { ResponseCache } = await import('../src/cache/index.js');
+    const tier = new ReplyTier(1 << 20, 'sha256');
+    const key = tier.key(base);
+    const head = `reply\0${base.model}\0${base.version}\0${base.contentHash}\0\0`;
+    expect(key.id).toBe(createHash('sha256').update(head).update(base.body).digest('hex'));
+    expect(new ReplyTier(1 << 20).key(base).id).toHaveLength(32); // murmur3 by default
+    const reply = { headers: {}, body: [Buffer.from('ok')] };
+    tier.set(key, reply, undefined);
+    expect(tier.get(tier.key(base))).toBeDefined();
+    expect(tier.get(tier.key({ ...base, body: Buffer.from('{"inputs":[ ]}') }))).toBeUndefined();
+    // End to end: --cache local,size=...,hash=sha256 reaches the reply tier too, not only the tensor tier.
+    const cache = await ResponseCache.create({ local: { sizeBytes: 1 << 20 }, keyHash: 'sha256' });
+    expect(cache.replyKey(base)!.id).toBe(key.id);
+    await cache.close();
+  });
+
   it('keeps one compact copy within its byte budget, and honours the TTL', async () => {
     const tier = new ReplyTier(4096);
     const big = { headers: {}, body: [Buffer.alloc(8192)] };

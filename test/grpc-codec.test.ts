@@ -924,8 +924,8 @@ describe('modelConfigToProto', () => {
     const config = modelConfigSchema.parse({
       name: 'classifier',
       max_batch_size: 8,
-      input: [{ name: 'image', data_type: 'TYPE_FP32', dims: [3, -1, -1], allow_ragged_batch: false, optional: true }],
-      output: [{ name: 'probs', data_type: 'TYPE_FP32', dims: [1000], reshape: { shape: [1, 1000] } }],
+      input: [{ name: 'image', data_type: 'TYPE_FP32', dims: [3, -1, -1], allow_ragged_batch: false, optional: false }],
+      output: [{ name: 'probs', data_type: 'TYPE_FP32', dims: [1000] }],
       dynamic_batching: {
         preferred_batch_size: [4, 8],
         max_queue_delay_microseconds: '100',
@@ -935,7 +935,7 @@ describe('modelConfigToProto', () => {
         default_queue_policy: { timeout_action: 'DELAY', default_timeout_microseconds: 5000, allow_timeout_override: true, max_queue_size: 16 },
         priority_queue_policy: { '1': { max_queue_size: 4 } },
       },
-      instance_group: [{ name: 'gpu', kind: 'KIND_GPU', count: 2, gpus: [0, 1] }],
+      instance_group: [{ name: 'gpu', kind: 'KIND_GPU', count: 2, gpus: [1] }],
       version_policy: { specific: { versions: [1, '3'] } },
       model_warmup: [{ name: 'zeros', batch_size: 2, inputs: { image: { data_type: 'TYPE_FP32', dims: [3, 224, 224], zero_data: true } }, count: 1 }],
       response_cache: { enable: true, ttl_s: 60 },
@@ -981,7 +981,7 @@ describe('modelConfigToProto', () => {
         default_queue_policy: { timeout_action: 'DELAY', default_timeout_microseconds: '5000', allow_timeout_override: true, max_queue_size: 16 },
         priority_queue_policy: { '1': { timeout_action: 'REJECT', max_queue_size: 4 } },
       },
-      instance_group: [{ name: 'gpu', kind: 'KIND_GPU', count: 2, gpus: [0, 1] }],
+      instance_group: [{ name: 'gpu', kind: 'KIND_GPU', count: 2, gpus: [1] }],
       version_policy: { specific: { versions: ['1', '3'] } },
       model_warmup: [{ name: 'zeros', batch_size: 2, count: 1, inputs: { image: { data_type: 'TYPE_FP32', dims: ['3', '224', '224'], zero_data: true } } }],
       response_cache: { enable: true },

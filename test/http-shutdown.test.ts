@@ -236,7 +236,8 @@ describe.each(ENGINES)('graceful shutdown over %s', (engine) => {
   });
 
   it('SIGTERM to a `tensorgate serve` child process under load: drains, then exits 0', async () => {
-    child = await spawnServe(['--model-repository', root, '--http-engine', engine]);
+    // The requests pile up in a slow model's queue on purpose: no admission deadline.
+    child = await spawnServe(['--model-repository', root, '--http-engine', engine, '--default-request-timeout', '0']);
     const { port } = child;
     expect((await get(port, '/v2/health/ready')).status).toBe(200);
     const ready = await openProbe(port, 'GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n', '\r\n');

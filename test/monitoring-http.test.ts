@@ -3,7 +3,7 @@
 // config errors that name the file and the field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/onnx/models.js';
-import { binaryBody, bytesOf, get, makeRepository, post, serve, until, type TestServer } from './helpers/http-server.js';
+import { binaryBody, bytesOf, get, makeRepository, post, serve, until, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { normal } from './helpers/random.js';
 
 const json = (data: number[], rows = 1) => JSON.stringify({ inputs: [{ name: 'x', shape: [rows, 16], datatype: 'FP32', data }] });
@@ -22,7 +22,7 @@ describe('monitoring over HTTP', () => {
       broken: { bytes: tinyModel(), config: { monitoring: { inputs: ['nope'] } } },
       badref: { bytes: tinyModel(), config: { monitoring: { reference: { file: 'missing.json' } } } },
     });
-    server = await serve('uws', { modelRepository: repo });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo });
     port = server.port;
   });
   afterAll(() => server.stop());

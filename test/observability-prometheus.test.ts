@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/onnx/models.js';
 import { ROWS } from '../scripts/grafana-dashboard.js';
 import { freePort } from './helpers/fixtures.js';
-import { get, makeRepository, post, serve, until, type TestServer } from './helpers/http-server.js';
+import { get, makeRepository, post, serve, until, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 
 const hasPrometheus = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).status === 0;
 if (!hasPrometheus) console.warn('prometheus is not installed: the scrape test is skipped (apt-get install -y prometheus)');
@@ -37,7 +37,7 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping tensorgate', () => {
   const query = (q: string) => api<{ resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(q)}`);
 
   beforeAll(async () => {
-    server = await serve('uws', {
+    server = await serve(DEFAULT_ENGINE, {
       modelRepository: makeRepository({ m: { bytes: tinyModel(), config: { max_batch_size: 8, monitoring: { reference: { learn_rows: 50 }, window_rows: 100, min_rows: 50 } } } }),
     });
     dir = mkdtempSync(join(tmpdir(), 'tg-prom-'));

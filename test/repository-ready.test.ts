@@ -132,7 +132,7 @@ describe('readiness', () => {
       expect(repo.ready()).toBe(false);
       expect(repo.served('w')).toEqual([]);
       expect(repo.index()).toEqual([
-        { name: 'w', version: '1', state: 'UNAVAILABLE', reason: "model_warmup 'file': x.bin has 10 bytes, expected 64" },
+        { name: 'w', version: '1', state: 'UNAVAILABLE', reason: "w/config.json: model_warmup[0] ('file'): inputs.x.input_data_file: x.bin has 10 bytes, expected 64" },
       ]);
     } finally {
       await closeRepo(repo);

@@ -9,7 +9,7 @@ import { RoutingControl } from '../src/routing/control.js';
 import type { OutcomeComparison } from '../src/routing/outcomes.js';
 import { Rng } from '../src/routing/rng.js';
 import type { RoutingRuntime } from '../src/routing/runtime.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { inferBody, routingRepo, runtimeFor, type RoutingRepo } from './helpers/routing-kit.js';
 
 describe('statistics against reference values (SciPy 1.17)', () => {
@@ -112,7 +112,7 @@ describe('A/B outcomes over HTTP', () => {
         },
       },
     );
-    server = await serve('uws', { modelRepository: repo.root });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root });
   });
   afterAll(async () => {
     await server?.stop();

@@ -12,7 +12,7 @@ import { Bandit } from '../src/routing/bandit.js';
 import { FeedbackLedger } from '../src/routing/feedback-ledger.js';
 import { Rng } from '../src/routing/rng.js';
 import { until } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { RedisServer, redisServerAvailable } from './helpers/redis-server.js';
 import { inferBody, routingRepo, type RoutingRepo } from './helpers/routing-kit.js';
 
@@ -139,7 +139,7 @@ describe('a bandit route over HTTP', () => {
 
   beforeAll(async () => {
     repo = routingRepo({ a: 1, b: 2, c: 3 }, { mab: { targets: [{ model: 'a' }, { model: 'b' }, { model: 'c' }], bandit: { policy: 'thompson' }, feedback: { ttl_s: 600, max_ids: 10_000 }, seed: 3 } });
-    server = await serve('uws', { modelRepository: repo.root, stateDir });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, stateDir });
   });
   afterAll(async () => {
     await server?.stop();
@@ -188,8 +188,8 @@ describe.skipIf(!redisServerAvailable())('two replicas sharing arm statistics th
   beforeAll(async () => {
     redis = await RedisServer.start();
     repo = routingRepo({ a: 1, b: 2, c: 3 }, { mab: { targets: [{ model: 'a' }, { model: 'b' }, { model: 'c' }], bandit: { policy: 'ucb1' } } });
-    one = await serve('uws', { modelRepository: repo.root, stateRedis: redis.url });
-    two = await serve('uws', { modelRepository: repo.root, stateRedis: redis.url });
+    one = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, stateRedis: redis.url });
+    two = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, stateRedis: redis.url });
   });
   afterAll(async () => {
     await one?.stop();

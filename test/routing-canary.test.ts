@@ -12,7 +12,7 @@ import { CanaryConflict, CanaryController } from '../src/routing/canary.js';
 import type { WindowFigures } from '../src/routing/window.js';
 import { LatencyWindow } from '../src/routing/window.js';
 import { until } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { canaryConfig, inferBody, routingRepo, type RoutingRepo } from './helpers/routing-kit.js';
 
 const fig = (requests: number, errors = 0, p99 = 5): WindowFigures => ({ requests, errors, error_rate: requests ? errors / requests : 0, p99_ms: requests ? p99 : null });
@@ -130,7 +130,7 @@ describe('canary rollouts over HTTP', () => {
         managed: { targets: [{ model: 'stable' }, { model: 'good' }], canary: { candidate: 'good', steps: [10, 20, 30, 40, 100], interval_s: 3600 } },
       },
     );
-    server = await serve('uws', { modelRepository: repo.root, stateDir });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, stateDir });
   });
   afterAll(async () => {
     await server?.stop();
@@ -224,7 +224,7 @@ describe('a restart mid-rollout', () => {
 
   it('resumes the same step: neither back to the first nor on to 100 %', async () => {
     repo = routingRepo({ stable: 1, good: 2 }, { r: { targets: [{ model: 'stable' }, { model: 'good' }], canary: { candidate: 'good', steps: [10, 20, 30, 40, 100], interval_s: 1, gates: { min_requests: 3 } } } });
-    server = await serve('uws', { modelRepository: repo.root, stateDir });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, stateDir });
     const load = drive(server.port, 'r', 2, () => 0);
     await until(async () => (await routing(server!.port, 'r')).canary.step >= 2, 'step 2', 30_000, 20);
     await load.stop();

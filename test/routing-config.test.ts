@@ -10,7 +10,7 @@ import { offsetModel } from '../src/onnx/models.js';
 import { parseModelConfig } from '../src/repository/config-file.js';
 import { ModelRepository } from '../src/repository/repository.js';
 import { putConfig, putModel, tempRepo, until } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { RecordingLogger } from './helpers/repo-fixtures.js';
 import { inferBody, routeConfig } from './helpers/routing-kit.js';
 
@@ -118,7 +118,7 @@ describe('routes in a repository', () => {
     putModel(t.root, 'n', 1, offsetModel({ offset: 2 }));
     putConfig(t.root, 'inner', routeConfig({ targets: [{ model: 'm', weight: 0 }, { model: 'n', weight: 1 }] }));
     putConfig(t.root, 'outer', routeConfig({ targets: [{ model: 'inner' }] }));
-    server = await serve('uws', { modelRepository: t.root });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: t.root });
     const res = await post(server.port, '/v2/models/outer/infer', inferBody(0));
     expect(res.status, res.text()).toBe(200);
     expect(res.json()).toMatchObject({ model_name: 'n', parameters: { tensorgate_route: 'inner', tensorgate_target: 'n' } });
@@ -133,7 +133,7 @@ describe('routes in a repository', () => {
     cleanup = t.cleanup;
     putModel(t.root, 'm', 1, offsetModel({ offset: 1 }));
     putConfig(t.root, 'r', routeConfig({ targets: [{ model: 'm' }] }));
-    server = await serve('uws', { modelRepository: t.root, modelControlMode: 'poll', repositoryPollSecs: 0.1 });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: t.root, modelControlMode: 'poll', repositoryPollSecs: 0.1 });
     for (let i = 0; i < 5; i++) await post(server.port, '/v2/models/r/infer', inferBody(0));
     const before = server.running.routing.route('r');
     const generation = server.running.repository.served('r')[0]!.generation;

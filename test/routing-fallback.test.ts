@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../src/routing/breaker.js';
 import { until } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { inferBody, routingRepo, type RoutingRepo } from './helpers/routing-kit.js';
 
 describe('the circuit breaker', () => {
@@ -61,7 +61,7 @@ describe('a fallback chain under load', () => {
       { hung: { max_batch_size: 64, dynamic_batching: { preferred_batch_size: [64], max_queue_delay_microseconds: 10_000_000 } } },
     );
     writeFileSync(join(repo.root, 'r', 'popular.json'), JSON.stringify({ outputs: [{ name: 'y', datatype: 'FP32', shape: [1, 4], data: [9, 9, 9, 9] }] }));
-    server = await serve('uws', { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['*'], adminToken: 't', shutdownTimeout: 1 });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, modelControlMode: 'explicit', loadModel: ['*'], adminToken: 't', shutdownTimeout: 1 });
   });
   afterAll(async () => {
     await server?.stop();

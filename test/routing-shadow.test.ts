@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './helpers/fixtures.js';
-import { get, post, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { inferBody, routingRepo, WIDTH, type RoutingRepo } from './helpers/routing-kit.js';
 
 /** A model whose requests wait in its queue ~10 s (dynamic batching waiting for a batch of 64): a hung shadow that costs no CPU. */
@@ -22,7 +22,7 @@ describe('responses are byte-identical with and without shadows', () => {
   const bodies = async (withShadow: boolean): Promise<Buffer[]> => {
     const shadow = withShadow ? { shadow: { targets: [{ model: 'b' }, { model: 'broken' }], percent: 100 } } : {};
     const repo = routingRepo({ a: 1, b: 7, broken: { offset: 0, failAbove: -1 } }, { r: { targets: [{ model: 'a' }], ...shadow } });
-    const server = await serve('uws', { modelRepository: repo.root });
+    const server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root });
     try {
       const out: Buffer[] = [];
       for (let i = 0; i < 30; i++) {
@@ -75,7 +75,7 @@ describe('shadows on a live server', () => {
     );
     // A hung model whose queued requests were aborted still unloads only when its 10 s batch delay
     // ends (the native scheduler's timed wait): bound the shutdown so the test does not wait for it.
-    server = await serve('uws', { modelRepository: repo.root, shutdownTimeout: 1 });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, shutdownTimeout: 1 });
   });
   afterAll(async () => {
     await server?.stop();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/routing/rng.js';
 import { WeightedSplit } from '../src/routing/weighted-split.js';
-import { get, post, request, serve, type TestServer } from './helpers/http-server.js';
+import { get, post, request, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { chiSquare, CHI2_CRITICAL_P001, inferBody, offsetOf, pickContext, routingRepo, runtimeFor, type RoutingRepo } from './helpers/routing-kit.js';
 
 describe('weighted split (100,000 draws, seed 7: chi-square does not reject at p = 0.001)', () => {
@@ -60,7 +60,7 @@ describe('a route over HTTP', () => {
         pinnable: { targets: [{ model: 'a', weight: 100 }, { name: 'bee', model: 'b', version: 1, weight: 0 }], allow_pin: true },
       },
     );
-    server = await serve('uws', { modelRepository: repo.root, adminToken: 's3cret' });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root, adminToken: 's3cret' });
   });
   afterAll(async () => {
     await server?.stop();

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rendezvous } from '../src/routing/rendezvous.js';
 import { hashString, KEY_SEED_A, KEY_SEED_B } from '../src/routing/hash.js';
-import { post, serve, type TestServer } from './helpers/http-server.js';
+import { post, serve, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 import { chiSquare, CHI2_CRITICAL_P001, inferBody, pickContext, routingRepo, runtimeFor, type RoutingRepo } from './helpers/routing-kit.js';
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`);
@@ -96,7 +96,7 @@ describe('sticky keys over HTTP', () => {
         byinput: { targets: [{ model: 'a' }, { model: 'b' }], sticky: { input: 'x' } },
       },
     );
-    server = await serve('uws', { modelRepository: repo.root });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo.root });
   });
   afterAll(async () => {
     await server?.stop();

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/onnx/models.js';
 import { chromiumAvailable, launchChromium, type Browser } from './helpers/browser.js';
 import { putConfig } from './helpers/fixtures.js';
-import { get, makeRepository, post, serve, until, type TestServer } from './helpers/http-server.js';
+import { get, makeRepository, post, serve, until, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 
 const X = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 16], datatype: 'FP32', data: Array.from({ length: 16 }, (_, i) => i) }] });
 
@@ -20,7 +20,7 @@ describe('status', () => {
       broken: { bytes: tinyModel(), config: { monitoring: { inputs: ['nope'] } } },
     });
     putConfig(repo, 'split', { platform: 'tensorgate_route', routing: { targets: [{ model: 'tiny', weight: 90 }, { model: 'cached', weight: 10 }] } });
-    server = await serve('uws', { modelRepository: repo, cache: ['local,size=1MiB'] });
+    server = await serve(DEFAULT_ENGINE, { modelRepository: repo, cache: ['local,size=1MiB'] });
     port = server.port;
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyModel } from '../src/onnx/models.js';
 import { OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js';
-import { ENGINES, get, makeRepository, post, serve, until, type TestServer } from './helpers/http-server.js';
+import { ENGINES, get, makeRepository, post, serve, until, type TestServer, DEFAULT_ENGINE } from './helpers/http-server.js';
 
 const X = JSON.stringify({ inputs: [{ name: 'x', shape: [1, 16], datatype: 'FP32', data: Array.from({ length: 16 }, (_, i) => i) }] });
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -196,7 +196,7 @@ describe('trace settings with an admin token', () => {
 
 describe('tracing off', () => {
   it('returns no traceparent and traces nothing, a caller’s sampled traceparent included', async () => {
-    const server = await serve('uws', { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }) });
+    const server = await serve(DEFAULT_ENGINE, { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }) });
     try {
       const r = await post(server.port, '/v2/models/tiny/infer', X, { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` });
       expect(r.status).toBe(200);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, EXAMPLES } from './helpers/engine.js';
 import { freePort } from './helpers/fixtures.js';
-import { serve, type TestServer } from './helpers/http-server.js';
+import { ENGINES, serve, type TestServer } from './helpers/http-server.js';
 
 const run = promisify(execFile);
 const PYTHONPATH = process.env.TRITONCLIENT_PYTHONPATH;
@@ -23,7 +23,7 @@ describe.skipIf(!available)("Triton's Python clients against tensorgate", () => 
 
   beforeAll(async () => {
     grpcPort = await freePort();
-    server = await serve('uws', { modelRepository: EXAMPLES, grpcPort });
+    server = await serve(ENGINES[0]!, { modelRepository: EXAMPLES, grpcPort });
   });
   afterAll(() => server?.stop());
 

@@ -11,10 +11,18 @@ namespace {
 
 using HostAllocFn = decltype(&cudaHostAlloc);
 using FreeHostFn = decltype(&cudaFreeHost);
+using DeviceCountFn = decltype(&cudaGetDeviceCount);
+using VersionFn = decltype(&cudaRuntimeGetVersion);
+using ErrorStringFn = decltype(&cudaGetErrorString);
 
 struct CudaRuntime {
   HostAllocFn host_alloc = nullptr;
   FreeHostFn free_host = nullptr;
+  DeviceCountFn device_count = nullptr;
+  VersionFn runtime_version = nullptr;
+  VersionFn driver_version = nullptr;
+  ErrorStringFn error_string = nullptr;
+  std::string library;
   std::string error;
 };
 
@@ -26,6 +34,11 @@ const CudaRuntime& Cuda() {
       if (void* h = dlopen(name, RTLD_NOW | RTLD_LOCAL)) {
         r.host_alloc = reinterpret_cast<HostAllocFn>(dlsym(h, "cudaHostAlloc"));
         r.free_host = reinterpret_cast<FreeHostFn>(dlsym(h, "cudaFreeHost"));
+        r.device_count = reinterpret_cast<DeviceCountFn>(dlsym(h, "cudaGetDeviceCount"));
+        r.runtime_version = reinterpret_cast<VersionFn>(dlsym(h, "cudaRuntimeGetVersion"));
+        r.driver_version = reinterpret_cast<VersionFn>(dlsym(h, "cudaDriverGetVersion"));
+        r.error_string = reinterpret_cast<ErrorStringFn>(dlsym(h, "cudaGetErrorString"));
+        r.library = name;
         if (r.host_alloc && r.free_host) return r;
       }
     }
@@ -55,6 +68,32 @@ void FreePinned(void* ptr) {
   if (ptr && Cuda().free_host) Cuda().free_host(ptr);
 }
 
+CudaStatus QueryCuda() {
+  CudaStatus s;
+  s.compiled = true;
+  const CudaRuntime& rt = Cuda();
+  if (!rt.host_alloc) {
+    s.reason = rt.error;
+    return s;
+  }
+  s.runtime_loaded = true;
+  s.library = rt.library;
+  if (rt.runtime_version) rt.runtime_version(&s.runtime_version);
+  if (rt.driver_version) rt.driver_version(&s.driver_version);
+  if (!rt.device_count) {
+    s.reason = rt.library + " has no cudaGetDeviceCount";
+    return s;
+  }
+  cudaError_t err = rt.device_count(&s.device_count);
+  if (err != cudaSuccess) {
+    s.device_count = 0;
+    s.reason = std::string("cudaGetDeviceCount failed: ") + (rt.error_string ? rt.error_string(err) : std::to_string(err));
+  } else if (s.device_count == 0) {
+    s.reason = "the CUDA runtime sees no device";
+  }
+  return s;
+}
+
 }  // namespace tg
 
 #else  // CPU-only build
@@ -67,6 +106,12 @@ bool PinnedMemoryAvailable(std::string* why_not) {
 }
 void* AllocPinned(size_t) { return nullptr; }
 void FreePinned(void*) {}
+
+CudaStatus QueryCuda() {
+  CudaStatus s;
+  s.reason = "this build of the addon has no CUDA support (the CPU flavour)";
+  return s;
+}
 
 }  // namespace tg
 

@@ -14,4 +14,16 @@ bool PinnedMemoryAvailable(std::string* why_not = nullptr);
 void* AllocPinned(size_t bytes);
 void FreePinned(void* ptr);
 
+// What this build and this machine give CUDA, for flavour selection and `tensorgate doctor`.
+struct CudaStatus {
+  bool compiled = false;       // built with the CUDA toolkit's headers (the CUDA flavour)
+  bool runtime_loaded = false; // a libcudart could be dlopen()ed
+  int device_count = 0;
+  int runtime_version = 0;     // CUDA's encoding: 1000 * major + 10 * minor
+  int driver_version = 0;      // 0 when no driver is installed
+  std::string library;         // the libcudart that loaded
+  std::string reason;          // why CUDA cannot be used, empty when device_count > 0
+};
+CudaStatus QueryCuda();
+
 }  // namespace tg

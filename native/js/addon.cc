@@ -2,6 +2,7 @@
 // The C++/JS boundary is deliberately small: init, loadModel, attachModel and NativeModel's methods.
 #include <napi.h>
 
+#include "cuda/pinned_memory.h"
 #include "engine/datatype.h"
 #include "engine/model_core.h"
 #include "engine/runtime.h"
@@ -128,6 +129,21 @@ Napi::Value GpuDevices(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// The CUDA flavour's self-test and `tensorgate doctor` read this; it never throws.
+Napi::Value CudaStatusValue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CudaStatus s = QueryCuda();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("compiled", s.compiled);
+  result.Set("runtimeLoaded", s.runtime_loaded);
+  result.Set("deviceCount", s.device_count);
+  result.Set("runtimeVersion", s.runtime_version);
+  result.Set("driverVersion", s.driver_version);
+  result.Set("library", s.library);
+  result.Set("reason", s.reason);
+  return result;
+}
+
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -152,6 +168,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));
   exports.Set("gpuDevices", Napi::Function::New(env, GpuDevices, "gpuDevices"));
   exports.Set("loopSockets", Napi::Function::New(env, LoopSockets, "loopSockets"));
+  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatusValue, "cudaStatus"));
   exports.Set("ortApiVersion", Napi::Number::New(env, ORT_API_VERSION));
   Napi::Object layout_fields = Napi::Object::New(env);
   const std::pair<const char*, int> fields[] = {

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // Assembles what a tensorgate container runs, and nothing else, into one directory: package.json,
-// dist/, proto/, the compiled addon (build/Release/tensorgate.node) and the node_modules packages the
+// dist/, proto/, the compiled addon (build/Release/tensorgate.node), the node_modules packages the
 // runtime reaches from package.json's dependencies (found through package-lock.json), pruned of other
-// platforms' binaries. The Dockerfiles' final stages copy exactly this directory, and the tests run
-// `tensorgate serve` from a staged copy, so the image's file set is proven without building an image.
+// platforms' binaries, and ONNX Runtime's library as the platform package (@tensorgate/<platform>) a
+// user's install gets, taken from the checkout's onnxruntime-node (a development dependency). The
+// Dockerfiles' final stages copy exactly this directory, and the tests run `tensorgate serve` from a
+// staged copy, so the image's file set is proven without building an image.
 //
-// Usage: node scripts/image/stage.mjs OUT [--link]   (--link: hard links instead of copies, for tests)
+// Usage: node scripts/image/stage.mjs OUT [--link] [--providers]
+//   --link: hard links instead of copies (tests); --providers: also ONNX Runtime's GPU provider
+//   libraries that sit next to onnxruntime-node's copy (the CUDA image installs them there).
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,12 +27,6 @@ export const BUILD_ONLY = new Set(['cmake-js', 'node-addon-api']);
  */
 export function pruneRules(platform = process.platform, arch = process.arch, abi = process.versions.modules) {
   return {
-    'onnxruntime-node': {
-      keepDependencies: false,
-      keep: (rel) =>
-        rel === 'package.json' ||
-        (rel.startsWith(`bin/napi-v6/${platform}/${arch}/`) && /\/(lib)?onnxruntime[^/]*\.(so(\.\d+)*|dylib|dll)$/.test(rel)),
-    },
     '@trufflesuite/uws-js-unofficial': {
       keepDependencies: true,
       keep: (rel) => !/uws_.*\.node$/.test(rel) || rel.endsWith(`uws_${platform}_${arch}_${abi}.node`),
@@ -108,8 +106,26 @@ function copyTree(from, to, link, keep = () => true, base = from) {
   }
 }
 
+/**
+ * ONNX Runtime's library (and, with `providers`, the GPU provider libraries beside it) as the platform
+ * package @tensorgate/<platform>: its package.json from packages/<platform>/, the files from the
+ * checkout's onnxruntime-node. The server finds it as it finds a user's install.
+ */
+function stageOrt(root, out, link, providers) {
+  const tag = `${process.platform}-${process.arch}`;
+  const manifest = JSON.parse(readFileSync(join(root, 'packages', tag, 'package.json'), 'utf8'));
+  const from = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+  const to = join(out, 'node_modules', manifest.name);
+  place(join(root, 'packages', tag, 'package.json'), join(to, 'package.json'), link);
+  if (existsSync(join(root, 'packages', tag, 'LICENSE'))) place(join(root, 'packages', tag, 'LICENSE'), join(to, 'LICENSE'), link);
+  const library = join(to, manifest.tensorgate.ortLibrary);
+  const wanted = (f) => f === 'libonnxruntime.so.1' || (providers && /^libonnxruntime_providers_[^/]*\.so$/.test(f));
+  for (const f of readdirSync(from).filter(wanted)) place(join(from, f), join(dirname(library), f), link);
+  if (!existsSync(library)) throw new Error(`${from} has no libonnxruntime.so.1: run npm ci first`);
+}
+
 /** Stages the runtime into `out` (emptied first); returns the staged package paths. */
-export function stage(out, { root = ROOT, link = false } = {}) {
+export function stage(out, { root = ROOT, link = false, providers = false } = {}) {
   const addon = join(root, 'build', 'Release', 'tensorgate.node');
   for (const needed of ['dist/cli/main.js', 'build/Release/tensorgate.node', 'proto']) {
     if (!existsSync(join(root, needed))) throw new Error(`${needed} is missing: build first (npm ci, or npm run build:ts)`);
@@ -126,16 +142,17 @@ export function stage(out, { root = ROOT, link = false } = {}) {
     const name = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
     copyTree(join(root, path), join(out, path), link, rules[name]?.keep);
   }
+  stageOrt(root, out, link, providers);
   return packages;
 }
 
 const entry = process.argv[1];
 if (entry && import.meta.url === pathToFileURL(resolve(entry)).href) {
   const [out, ...flags] = process.argv.slice(2);
-  if (!out || flags.some((f) => f !== '--link')) {
-    process.stderr.write('usage: stage.mjs OUT [--link]\n');
+  if (!out || flags.some((f) => f !== '--link' && f !== '--providers')) {
+    process.stderr.write('usage: stage.mjs OUT [--link] [--providers]\n');
     process.exit(2);
   }
-  const packages = stage(resolve(out), { link: flags.includes('--link') });
+  const packages = stage(resolve(out), { link: flags.includes('--link'), providers: flags.includes('--providers') });
   process.stdout.write(`${out}: package.json, dist/, proto/, the addon and ${packages.length} packages\n`);
 }

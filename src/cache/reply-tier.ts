@@ -4,7 +4,9 @@
 // lookup itself. Requests that differ only in formatting miss here and still hit the tensor-keyed
 // levels. The `id` and every parameter are inside the body, so a reply can never answer a request it
 // does not match byte for byte (the 64-bit check and the length are compared too).
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { KeyHash } from './key.js';
 import { murmurParts } from './murmur3.js';
 
 export interface ReplyKeyParts {
@@ -44,13 +46,21 @@ const ENTRY_OVERHEAD = 256;
 
 export class ReplyTier {
   readonly #lru: LRUCache<string, Entry>;
+  readonly #hash: KeyHash;
 
-  constructor(sizeBytes: number) {
+  /** `hash` is the cache-wide key hash (--cache ...,hash=): sha256 where clients could forge Murmur collisions. */
+  constructor(sizeBytes: number, hash: KeyHash = 'murmur3') {
     this.#lru = new LRUCache<string, Entry>({ maxSize: Math.max(1, Math.floor(sizeBytes)) });
+    this.#hash = hash;
   }
 
   key(parts: ReplyKeyParts): ReplyKey {
     const head = encoder.encode(`reply\0${parts.model}\0${parts.version}\0${parts.contentHash}\0${parts.headerLength ?? ''}\0`);
+    if (this.#hash === 'sha256') {
+      // The digest is the identity; no check words are needed (0, 0, as the tensor tier's sha256 keys).
+      const id = createHash('sha256').update(head).update(parts.body).digest('hex');
+      return { id, check0: 0, check1: 0, length: head.length + parts.body.length };
+    }
     const { h, check, length } = murmurParts([head, parts.body]);
     const id = h.map((v) => v.toString(16).padStart(8, '0')).join('');
     return { id, check0: check[0], check1: check[1], length };

@@ -119,7 +119,7 @@ export class ResponseCache {
     if (size !== undefined && size > 0) {
       this.#l1 = new LRUCache<string, L1Entry>({ maxSize: Math.floor(size) });
       // Encoded replies get a quarter of the local budget on top (see reply-tier.ts).
-      this.#replies = new ReplyTier(size / 4);
+      this.#replies = new ReplyTier(size / 4, this.#keyHash);
     }
   }
 

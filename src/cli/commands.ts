@@ -13,5 +13,6 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'convert-fp16': async () => (await import('./convert-fp16-command.js')).CONVERT_FP16_COMMAND,
   'build-engine': async () => (await import('./build-engine-command.js')).BUILD_ENGINE_COMMAND,
   forecast: async () => (await import('./forecast-command.js')).FORECAST_COMMAND,
+  doctor: async () => (await import('./doctor-command.js')).DOCTOR_COMMAND,
   perf: async () => (await import('../perf/perf-command.js')).PERF_COMMAND,
 };

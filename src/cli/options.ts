@@ -6,6 +6,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseHorizons } from '../forecast/duration.js';
 import { parseTraceConfig } from '../tracing/settings.js';
+import { DEFAULT_ADMISSION } from '../inference/admission.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
+import { DEFAULT_TRANSPORT_LIMITS } from '../server/transport.js';
 
 const bytes = z.union([
   z.number().int().min(0),
@@ -21,6 +24,17 @@ const bytes = z.union([
     }),
 ]);
 const int = z.coerce.number().int();
+/** A duration in ms: a number, or a string with a unit (250ms, 10s, 2m, 500us). */
+const durationMs = z.union([
+  z.number().min(0),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(us|ms|s|m)?$/, 'a duration such as 50ms, 10s or 2m (a bare number is ms)')
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/.exec(s.trim())!;
+      return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 'ms') as 'us' | 'ms' | 's' | 'm'];
+    }),
+], { error: 'a duration such as 50ms, 10s or 2m (a bare number is ms)' });
 
 export const serveOptionsSchema = z
   .object({
@@ -28,12 +42,27 @@ export const serveOptionsSchema = z
     httpPort: int.min(0).max(65535).default(8000),
     host: z.string().min(1).default('127.0.0.1'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** auto: readable lines and a start-up banner when stdout is a terminal, JSON lines otherwise. */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
     /** HTTP threads accepting on the port (uWS only); default: the CPUs this process can use (cli/cores.ts). */
     httpThreads: int.min(1).max(1024).optional(),
     /** Polling windows of the event loops and model runners (engine eventLoopSpinMicroseconds and spinMicroseconds). */
     spinMicroseconds: int.min(0).max(10_000).optional(),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
+    /** Request bodies all connections together may hold at once (HTTP and gRPC); more get 503. */
+    maxInflightBodyBytes: bytes.default(512 * 1024 * 1024),
+    maxJsonDepth: int.min(2).max(10_000).default(DEFAULT_DECODE_LIMITS.maxJsonDepth),
+    maxRequestElements: int.min(1).default(DEFAULT_DECODE_LIMITS.maxElements),
+    /** Queue timeout of requests to models without a queue policy (0: none). */
+    defaultRequestTimeout: durationMs.default(DEFAULT_ADMISSION.defaultTimeoutUs / 1000),
+    /** Requests in flight per model version whose config sets no max_queue_size (0: unbounded). */
+    maxQueueSize: int.min(0).default(DEFAULT_ADMISSION.maxQueueSize),
+    admission: z.enum(['on', 'off']).default('on'),
+    httpHeaderTimeout: durationMs.refine((ms) => ms >= 1, 'at least 1 ms').default(DEFAULT_TRANSPORT_LIMITS.headerTimeoutMs),
+    httpRequestTimeout: durationMs.default(DEFAULT_TRANSPORT_LIMITS.requestTimeoutMs),
+    lingerTimeout: durationMs.default(DEFAULT_TRANSPORT_LIMITS.lingerTimeoutMs),
+    lingerBytes: bytes.default(DEFAULT_TRANSPORT_LIMITS.lingerBytes),
     /** Triton's gRPC port; 0 turns the gRPC front off. */
     grpcPort: int.min(0).max(65535).default(8001),
     grpcMaxMessageBytes: bytes
@@ -96,10 +125,14 @@ export const serveOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    if (o.forecast) return;
     // Forecast settings without --forecast would be accepted and do nothing: refuse them.
-    for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
-      if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+    if (!o.forecast) {
+      for (const key of ['forecastHorizons', 'replicaCapacityRps', 'targetUtilization'] as const) {
+        if (o[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs --forecast' });
+      }
+    }
+    if (o.maxInflightBodyBytes < o.maxBodyBytes) {
+      ctx.addIssue({ code: 'custom', path: ['maxInflightBodyBytes'], message: 'must be at least --max-body-bytes (else a body of the largest size allowed could never be taken)' });
     }
   });
 
@@ -111,10 +144,21 @@ const FLAGS = {
   host: { type: 'string' },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   'http-engine': { type: 'string' },
   'http-threads': { type: 'string' },
   'spin-microseconds': { type: 'string' },
   'max-body-bytes': { type: 'string' },
+  'max-inflight-body-bytes': { type: 'string' },
+  'max-json-depth': { type: 'string' },
+  'max-request-elements': { type: 'string' },
+  'default-request-timeout': { type: 'string' },
+  'max-queue-size': { type: 'string' },
+  admission: { type: 'string' },
+  'http-header-timeout': { type: 'string' },
+  'http-request-timeout': { type: 'string' },
+  'linger-timeout': { type: 'string' },
+  'linger-bytes': { type: 'string' },
   'grpc-port': { type: 'string' },
   'grpc-max-message-bytes': { type: 'string' },
   'admin-token': { type: 'string' },
@@ -145,12 +189,24 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --host ADDR                   default 127.0.0.1
   --config FILE                 JSON or YAML with the same options in camelCase (flags win)
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
+  --log-format auto|json|pretty default auto: readable lines and a banner on a terminal, JSON lines otherwise
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
   --http-threads N              HTTP threads accepting on the port, default: the CPUs available (affinity,
                                 capped by a cgroup CPU limit); uWS only: node:http serves on one thread
   --spin-microseconds N         default 50: how long event loops and model runners poll for a completion or
                                 the next request before they sleep (models running over 20x longer never poll; 0: off)
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
+  --max-inflight-body-bytes N   default 512MiB: request bodies held at once, all connections (more: 503)
+  --max-json-depth N            default 64: deeper JSON bodies get 400 before they are parsed
+  --max-request-elements N      default 16777216: tensor elements per request, all inputs (more: 400)
+  --default-request-timeout T   default 50ms: the deadline requests to models without a queue policy are
+                                admitted against (0: none): what cannot start in time gets 503 at once
+  --max-queue-size N            default 1024: requests in flight per model version without max_queue_size (0: unbounded)
+  --admission on|off            default on: refuse at once what cannot start before its deadline
+  --http-header-timeout T       default 10s: a connection must send its request head within this
+  --http-request-timeout T      default 60s: a request body must arrive within this (0: none)
+  --linger-timeout T, --linger-bytes N   default 5s, 64MiB: after a 413, keep reading (and discarding)
+                                an upload this long so that the client sees the answer
   --grpc-port N                 Triton's gRPC API on this port, default 8001 (0: off); same --host
   --grpc-max-message-bytes N    default 64MiB; larger gRPC messages get RESOURCE_EXHAUSTED
   --admin-token TOKEN           protects the repository API (or TENSORGATE_ADMIN_TOKEN)

@@ -12,7 +12,8 @@ import { ServerMetrics } from '../metrics/index.js';
 import { startServerForecast } from '../forecast/serve-wiring.js';
 import { ModelRepository } from '../repository/repository.js';
 import type { ServedVersion } from '../repository/index.js';
-import { InferenceService, ServerControl } from '../inference/index.js';
+import { InferenceService, inferInProcess, ServerControl } from '../inference/index.js';
+import { AdmissionStage } from '../inference/stages/admission.js';
 import { ModelMonitors } from '../monitoring/monitors.js';
 import { TraceControl } from '../tracing/control.js';
 import { createOtlpSink, type SpanSink } from '../tracing/otlp.js';
@@ -21,6 +22,7 @@ import { routeStatuses } from '../status/routes.js';
 import { StatusTracker } from '../status/snapshot.js';
 import { readMemory } from '../metrics/resources.js';
 import { GrpcFront } from '../grpc/front.js';
+import { BodyBudget } from '../server/body-budget.js';
 import { HttpFront } from '../server/server.js';
 import { HttpThreadPool } from '../server/threads/pool.js';
 import { V2Router } from '../server/v2-router.js';
@@ -181,8 +183,32 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
     throw err;
   }
   const observer = { succeeded: (target: ServedVersion, seconds: number) => metrics.observeInference(target.model, seconds) };
-  const service = new InferenceService({ repository, cache, tracing, monitors, observer });
+  const decodeLimits = { maxJsonDepth: options.maxJsonDepth, maxElements: options.maxRequestElements };
+  const admission = {
+    enabled: options.admission === 'on',
+    defaultTimeoutUs: Math.round(options.defaultRequestTimeout * 1000),
+    maxQueueSize: options.maxQueueSize,
+  };
+  const service = new InferenceService({
+    repository,
+    cache,
+    tracing,
+    monitors,
+    observer,
+    limits: decodeLimits,
+    admission,
+  });
+  const admissionStage = service.stages.find((s): s is AdmissionStage => s instanceof AdmissionStage)!;
+  // Ensemble steps and calls from JavaScript models that target a route go through the stages.
+  repository.setInvoker((model, version, inputs, opts) => inferInProcess(service, model, version, inputs, opts));
   const control = new ServerControl({ repository, cache, version, adminToken: options.adminToken, tracing, monitors });
+  if (options.adminToken === undefined && options.modelControlMode === 'explicit') {
+    logger.warn(
+      { modelControlMode: options.modelControlMode, host: options.host },
+      'the repository API (load/unload, with configs given in the request) is open to anyone who can reach this port: set --admin-token or TENSORGATE_ADMIN_TOKEN',
+    );
+  }
+  const budget = new BodyBudget(options.maxInflightBodyBytes);
   const status = new StatusTracker({
     version,
     models: () => repository.index(),
@@ -200,10 +226,35 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
   const router = new V2Router({ service, control, routing: new RoutingControl(repository), metrics, status, logger, maxBodyBytes: options.maxBodyBytes });
   // Every HTTP thread names the same port (the kernel spreads connections over their sockets).
   const httpPort = httpThreads > 1 && options.httpPort === 0 ? await freePort(options.host) : options.httpPort;
-  const server = new HttpFront({ router, metrics, logger, host: options.host, port: httpPort, httpEngine: options.httpEngine, maxBodyBytes: options.maxBodyBytes });
+  const transportLimits = {
+    headerTimeoutMs: options.httpHeaderTimeout,
+    requestTimeoutMs: options.httpRequestTimeout,
+    lingerTimeoutMs: options.lingerTimeout,
+    lingerBytes: options.lingerBytes,
+  };
+  const server = new HttpFront({
+    router,
+    metrics,
+    logger,
+    host: options.host,
+    port: httpPort,
+    httpEngine: options.httpEngine,
+    maxBodyBytes: options.maxBodyBytes,
+    limits: transportLimits,
+    budget,
+  });
   const grpc =
     options.grpcPort > 0
-      ? new GrpcFront({ service, control, metrics, logger, host: options.host, port: options.grpcPort, maxMessageBytes: options.grpcMaxMessageBytes })
+      ? new GrpcFront({
+          service,
+          control,
+          metrics,
+          logger,
+          host: options.host,
+          port: options.grpcPort,
+          maxMessageBytes: options.grpcMaxMessageBytes,
+          budget,
+        })
       : undefined;
   let port: number;
   let grpcPort: number | undefined;
@@ -220,10 +271,15 @@ export async function startServer(options: ServeOptions, logger: Logger = pino({
           logLevel: options.logLevel,
           eventLoopSpinMicroseconds: engine.polling.eventLoopSpinMicroseconds,
           latencyBuckets: [...metrics.latencyBuckets],
+          transportLimits,
+          bodyBudget: { limit: budget.limit, memory: budget.memory },
+          decodeLimits,
+          admission,
         },
         front: server,
         repository,
         tracing,
+        admission: (served) => admissionStage.load(served).memory,
         logger,
       });
       metrics.addThreads(threads);

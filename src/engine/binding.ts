@@ -1,8 +1,9 @@
-// The native addon's surface, typed. Loaded with node-gyp-build: build/Release when compiled here,
-// else the prebuild matching this platform in prebuilds/.
-import { createRequire } from 'node:module';
+// The native addon's surface, typed. Which binary loads (a source build, the CUDA flavour, the CPU
+// prebuild) is src/platform/flavour.ts's decision.
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../platform/addon.js';
+import type { AddonChoice } from '../platform/flavour.js';
 import type { DataType } from './datatype.js';
 import { layoutDrift, type CompletionLayout } from './completion-layout.js';
 import { deliver } from './completions.js';
@@ -181,8 +182,20 @@ export interface NativeGpuReadings {
   devices: NativeGpuDevice[];
 }
 
+/** What the loaded binary and this machine give CUDA (native/cuda/pinned_memory.h). */
+export interface NativeCudaStatus {
+  compiled: boolean;
+  runtimeLoaded: boolean;
+  deviceCount: number;
+  runtimeVersion: number;
+  driverVersion: number;
+  library: string;
+  reason: string;
+}
+
 export interface NativeBinding {
   init(options: NativeInitOptions): NativeRuntimeInfo;
+  cudaStatus(): NativeCudaStatus;
   setCompletionHandler(handler: CompletionHandler): void;
   setErrorFactory(factory: (code: ErrorCode, message: string, ortCode?: string) => Error): void;
   loadModel(source: string | Uint8Array, session: NativeSessionOptions, batching: NativeBatchingOptions): Promise<NativeModel>;
@@ -202,22 +215,22 @@ export interface NativeBinding {
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let binding: NativeBinding | undefined;
+let choice: AddonChoice | undefined;
+
+/** Which binary this thread loaded and why; undefined before the first nativeBinding(). */
+export function addonChoice(): AddonChoice | undefined {
+  return choice;
+}
 
 export function nativeBinding(): NativeBinding {
   if (binding) return binding;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-  // TENSORGATE_ADDON: an explicit .node file (the sanitizer builds use it).
-  const explicit = process.env.TENSORGATE_ADDON;
   let loaded: NativeBinding;
   try {
-    loaded = explicit ? (require(resolve(explicit)) as NativeBinding) : load(packageRoot);
+    const addon = loadAddon<NativeBinding>(packageRoot);
+    loaded = addon.binding;
+    choice = addon.choice;
   } catch (err) {
-    throw new TensorgateError(
-      'INTERNAL',
-      `cannot load the tensorgate native addon from ${packageRoot}: ${(err as Error).message}. ` +
-        'Run `npm run build:native` to compile it.',
-    );
+    throw new TensorgateError('INTERNAL', (err as Error).message);
   }
   const drift = layoutDrift(loaded.completionLayout ?? {});
   if (drift.length > 0) {

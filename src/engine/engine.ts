@@ -1,14 +1,12 @@
 // The entry point: one Engine per process (and per worker_thread, sharing the same ONNX Runtime
 // environment and thread pools underneath). Loads models off the event loop.
-import { isMainThread } from 'node:worker_threads';
-import { nativeBinding, type NativeRuntimeInfo } from './binding.js';
-import { DATATYPE_TABLE, UNSUPPORTED_ONNX_TYPES } from './datatype.js';
+import { addonChoice, nativeBinding, type NativeRuntimeInfo } from './binding.js';
 import { Model } from './model.js';
 import { resolveOrtLibrary } from './ort-library.js';
 import {
-  engineOptionsSchema,
   loadOptionsSchema,
-  ORT_LOG_LEVEL,
+  nativeInitOptions,
+  parseEngineOptions,
   parseOptions,
   toNativeBatching,
   toNativeSession,
@@ -47,22 +45,15 @@ export class Engine {
   /** Loads ONNX Runtime (once per process) and returns an engine bound to this thread. */
   static create(options: EngineOptions = {}): Engine {
     const { logger, ...rest } = options;
-    const o = parseOptions(engineOptionsSchema, rest, 'engine options');
-    const threadsExplicit = o.intraOpThreads !== undefined || o.interOpThreads !== undefined || o.allowSpinning !== undefined;
-    const info = nativeBinding().init({
-      library: resolveOrtLibrary(o.ortLibrary),
-      eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds,
-      datatypes: [
-        ...DATATYPE_TABLE.map((r) => ({ onnx: r.onnx, name: r.name, size: r.size, supported: true })),
-        ...UNSUPPORTED_ONNX_TYPES.map((r) => ({ onnx: r.onnx, name: r.name, size: 0, supported: false })),
-      ],
-      intraOpThreads: o.intraOpThreads ?? 0,
-      interOpThreads: o.interOpThreads ?? 0,
-      allowSpinning: o.allowSpinning ?? false,
-      logLevel: ORT_LOG_LEVEL[o.ortLogLevel ?? 'error'],
-      threadsExplicit,
-      isMainThread,
-    });
+    const o = parseEngineOptions(rest);
+    const binding = nativeBinding();
+    const choice = addonChoice();
+    if (choice?.cudaFallback) {
+      (logger ?? consoleLogger).warn({ addon: choice.file, reason: choice.cudaFallback }, 'the CUDA flavour is installed but cannot be used here; running the CPU flavour');
+    }
+    // The CUDA flavour prefers an ONNX Runtime with CUDA provider libraries beside it.
+    const library = resolveOrtLibrary(o.ortLibrary, choice?.flavour === 'cuda' ? 'cuda' : undefined);
+    const info = binding.init(nativeInitOptions(o, library));
     return new Engine(info, logger ?? consoleLogger, { eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds, spinMicroseconds: o.spinMicroseconds });
   }
 

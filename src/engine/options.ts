@@ -1,10 +1,15 @@
 // Engine and model options: typed, validated once at the edge (zod), and turned into the plain
 // structs the addon reads. Defaults live here and nowhere else.
+import { isMainThread } from 'node:worker_threads';
 import { z } from 'zod';
-import type { NativeBatchingOptions, NativeQueuePolicy, NativeSessionOptions } from './binding.js';
+import type { NativeBatchingOptions, NativeInitOptions, NativeQueuePolicy, NativeSessionOptions } from './binding.js';
+import { DATATYPE_TABLE, UNSUPPORTED_ONNX_TYPES } from './datatype.js';
 import { TensorgateError } from './errors.js';
 
 const count = z.number().int().min(0);
+
+/** How long event loops and runners poll before sleeping, unless the engine options say otherwise. */
+export const DEFAULT_SPIN_MICROSECONDS = 50;
 
 export const engineOptionsSchema = z
   .object({
@@ -23,9 +28,9 @@ export const engineOptionsSchema = z
      * execution time, so that it is picked up without an idle thread's wake-up. Only for models whose
      * execution is at most 20 times this (longer ones make a wake-up negligible). 0 turns it off.
      */
-    eventLoopSpinMicroseconds: count.max(10_000).default(50),
+    eventLoopSpinMicroseconds: count.max(10_000).default(DEFAULT_SPIN_MICROSECONDS),
     /** The default of the load option spinMicroseconds (a model's runner polling for work before it sleeps). */
-    spinMicroseconds: count.max(10_000).default(50),
+    spinMicroseconds: count.max(10_000).default(DEFAULT_SPIN_MICROSECONDS),
   })
   .strict();
 
@@ -172,7 +177,7 @@ function toNativePolicy(p: z.output<typeof queuePolicySchema> | undefined): Nati
   return p ?? queuePolicySchema.parse({});
 }
 
-export function toNativeBatching(o: ParsedLoadOptions, defaultSpinMicroseconds: number): NativeBatchingOptions {
+export function toNativeBatching(o: ParsedLoadOptions, defaultSpinMicroseconds: number = DEFAULT_SPIN_MICROSECONDS): NativeBatchingOptions {
   const db = o.dynamicBatching === true ? dynamicBatchingSchema.parse({}) : o.dynamicBatching || undefined;
   const levels: Record<number, NativeQueuePolicy> = {};
   for (const [level, policy] of Object.entries(db?.priorityQueuePolicy ?? {})) levels[Number(level)] = toNativePolicy(policy);
@@ -189,4 +194,30 @@ export function toNativeBatching(o: ParsedLoadOptions, defaultSpinMicroseconds: 
     instanceCount: o.instanceCount,
     spinMicroseconds: o.spinMicroseconds ?? defaultSpinMicroseconds,
   };
+}
+
+/** The addon's init options for parsed engine options: shared by Engine.create and the CUDA self-test. */
+export function nativeInitOptions(o: ParsedEngineOptions, library: string): NativeInitOptions {
+  const threadsExplicit = o.intraOpThreads !== undefined || o.interOpThreads !== undefined || o.allowSpinning !== undefined;
+  return {
+    library,
+    eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds,
+    datatypes: [
+      ...DATATYPE_TABLE.map((r) => ({ onnx: r.onnx, name: r.name, size: r.size, supported: true })),
+      ...UNSUPPORTED_ONNX_TYPES.map((r) => ({ onnx: r.onnx, name: r.name, size: 0, supported: false })),
+    ],
+    intraOpThreads: o.intraOpThreads ?? 0,
+    interOpThreads: o.interOpThreads ?? 0,
+    allowSpinning: o.allowSpinning ?? false,
+    logLevel: ORT_LOG_LEVEL[o.ortLogLevel ?? 'error'],
+    threadsExplicit,
+    isMainThread,
+  };
+}
+
+export type ParsedEngineOptions = z.output<typeof engineOptionsSchema>;
+
+/** Engine options validated (without the logger). */
+export function parseEngineOptions(options: Omit<EngineOptions, 'logger'>): ParsedEngineOptions {
+  return parseOptions(engineOptionsSchema, options, 'engine options');
 }

@@ -2,8 +2,8 @@
 // (code from the one table in src/protocol/errors.ts, details = the message HTTP puts in {"error"});
 // and how a call ended, for the metrics: a call the client cancelled, or whose deadline grpc-js
 // enforced, ended with that status whatever the handler said afterwards.
-import { status, type Deadline, type Metadata, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
-import { errorMessage, grpcStatusFor, ProtocolError } from '../protocol/errors.js';
+import { Metadata, status, type Deadline, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import { errorMessage, grpcStatusFor, ProtocolError, retryAfterFor } from '../protocol/errors.js';
 
 /** What the front reads of any call, unary or stream. */
 export type CallInfo = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'cancelled' | 'getDeadline'>;
@@ -14,8 +14,16 @@ export function metadataText(metadata: Metadata, key: string): string | undefine
   return typeof value === 'string' ? value : undefined;
 }
 
+/** The status of an error; a retryable refusal carries `retry-after` (seconds, as HTTP's header) in its trailers. */
 export function toStatus(err: unknown): Partial<StatusObject> {
-  return { code: grpcStatusFor(err), details: errorMessage(err) };
+  const answer: Partial<StatusObject> = { code: grpcStatusFor(err), details: errorMessage(err) };
+  const retryAfter = retryAfterFor(err);
+  if (retryAfter !== undefined) {
+    const metadata = new Metadata();
+    metadata.set('retry-after', String(retryAfter));
+    answer.metadata = metadata;
+  }
+  return answer;
 }
 
 /** The refusal of new work while the server drains (as HTTP's 503). */

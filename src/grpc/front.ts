@@ -21,6 +21,7 @@ import {
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, isExpectedError } from '../protocol/errors.js';
+import type { BodyBudget } from '../server/body-budget.js';
 import type { ServerLogger } from '../server/server.js';
 import { waitFor } from '../server/transport.js';
 import { endStream, outcome, shuttingDown, toStatus } from './call.js';
@@ -38,7 +39,12 @@ export interface GrpcFrontOptions {
   port: number;
   /** grpc.max_receive_message_length and grpc.max_send_message_length: larger messages get RESOURCE_EXHAUSTED. */
   maxMessageBytes: number;
+  /** Request messages held at once, shared with HTTP (--max-inflight-body-bytes); unbounded when absent. */
+  budget?: BodyBudget | undefined;
 }
+
+/** How long every connection must stay silent before the sessions are closed at shutdown. */
+const QUIET_MS = 25;
 
 export class GrpcFront {
   readonly #options: GrpcFrontOptions;
@@ -51,6 +57,8 @@ export class GrpcFront {
   readonly #sockets = new Set<Socket>();
   readonly #streams = new Set<InferStream>();
   #inflight = 0;
+  /** Unary calls whose HTTP/2 stream is still open (answered or not): close() waits for them. */
+  #openCalls = 0;
   port = 0;
 
   constructor(options: GrpcFrontOptions) {
@@ -108,9 +116,18 @@ export class GrpcFront {
   async close(timeoutMs: number): Promise<void> {
     this.stopAccepting();
     for (const stream of this.#streams) stream.shutdown();
+    // Let our calls and streams end before grpc-js closes the sessions: on Node 24, closing an
+    // HTTP/2 session no longer waits for a stream whose client has not read its end yet (the client
+    // sees "Connection dropped" instead of the call's response or status).
+    const started = Date.now();
+    await waitFor(() => this.#inflight + this.#openCalls + this.#streams.size, timeoutMs);
+    // A call's stream counts as closed before its last frames have left the process, and Node 24
+    // destroys an idle session's socket at once: wait until the connections have gone quiet.
+    await this.#quiet(QUIET_MS, Math.min(timeoutMs, 1000));
     const closed = new Promise<boolean>((resolve) => this.#server.tryShutdown(() => resolve(true)));
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const left = Math.max(0, timeoutMs - (Date.now() - started));
+    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), left)));
     const graceful = await Promise.race([closed, expired]);
     clearTimeout(timer);
     if (!graceful) {
@@ -120,6 +137,22 @@ export class GrpcFront {
     for (const socket of this.#sockets) socket.destroy();
   }
 
+  /** Resolves once no connection has sent or received a byte for `quietMs`, or after `maxMs`. */
+  async #quiet(quietMs: number, maxMs: number): Promise<void> {
+    const traffic = () => [...this.#sockets].reduce((n, s) => n + s.bytesRead + s.bytesWritten, 0);
+    const end = Date.now() + maxMs;
+    let last = traffic();
+    let since = Date.now();
+    while (Date.now() < end && Date.now() - since < quietMs) {
+      await new Promise((r) => setTimeout(r, 5));
+      const now = traffic();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      }
+    }
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   #register(): void {
@@ -127,7 +160,7 @@ export class GrpcFront {
     const methods: ControlMethods = { ...INFERENCE_SERVICE, ...HEALTH_SERVICE };
     for (const name of Object.keys(handlers) as ControlMethodName[]) this.#addControl(name, methods[name], handlers[name]);
     const { ModelInfer: infer, ModelStreamInfer: stream } = INFERENCE_SERVICE;
-    const inferHandler = this.#unary('ModelInfer', false, (call: ServerUnaryCall<Buffer, Buffer>) => unaryInfer(this.#options.service, call));
+    const inferHandler = this.#unary('ModelInfer', false, (call: ServerUnaryCall<Buffer, Buffer>) => unaryInfer(this.#options.service, call, this.#options.budget));
     this.#server.register(infer.path, inferHandler, infer.responseSerialize, infer.requestDeserialize, 'unary');
     const streamHandler = (call: ServerDuplexStream<Buffer, Buffer>) => this.#stream(call);
     this.#server.register(stream.path, streamHandler, stream.responseSerialize, stream.requestDeserialize, 'bidi');
@@ -150,6 +183,9 @@ export class GrpcFront {
     return (call, callback) => {
       const started = performance.now();
       this.#inflight++;
+      // grpc-js reports every end of a call's stream as 'cancelled', after the status too.
+      this.#openCalls++;
+      call.once('cancelled', () => this.#openCalls--);
       const ok = (value: Res): void => {
         this.#observe(method, call, status.OK, started);
         callback(null, value);
@@ -188,6 +224,7 @@ export class GrpcFront {
       control: this.#control,
       metrics: this.#metrics,
       log: this.#log,
+      budget: this.#options.budget,
       inflight: (delta) => (this.#inflight += delta),
       closed: (s) => this.#streams.delete(s),
     });

@@ -3,7 +3,10 @@
 // keys and pins there), its W3C trace context (metadata traceparent/tracestate) and its deadline as the
 // queue timeout. Also the unary ModelInfer itself.
 import { Metadata, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { EncodedReply } from '../cache/index.js';
 import { RequestContext, type InferenceService, type InferenceWire } from '../inference/index.js';
+import { ProtocolError } from '../protocol/errors.js';
+import type { BodyBudget } from '../server/body-budget.js';
 import { ClientAbort } from '../server/client-abort.js';
 import { traceHeaders } from '../tracing/traceparent.js';
 import { deadlineUs, metadataText, type CallInfo } from './call.js';
@@ -29,14 +32,29 @@ export function callAbort(call: NodeJS.EventEmitter, what: string): ClientAbort 
 }
 
 /**
+ * Runs a request through the service while its message counts in the body budget the HTTP front
+ * shares (--max-inflight-body-bytes): grpc-js has read it already, but it stays held until answered.
+ */
+export function inferHeld(service: InferenceService, ctx: RequestContext, budget: BodyBudget | undefined): Promise<EncodedReply> {
+  if (budget === undefined) return service.infer(ctx);
+  const bytes = ctx.payload.length;
+  if (!budget.take(bytes)) {
+    return Promise.reject(
+      new ProtocolError('OVERLOADED', `the server holds ${budget.limit} bytes of requests already (--max-inflight-body-bytes); retry later`),
+    );
+  }
+  return service.infer(ctx).finally(() => budget.give(bytes));
+}
+
+/**
  * ModelInfer: one request through the inference service; resolves with the encoded response. A traced
  * request's reply (or error status) comes with traceparent/tracestate in the response's initial
  * metadata, as the HTTP front returns them in headers.
  */
-export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>): Promise<Buffer> {
+export function unaryInfer(service: InferenceService, call: ServerUnaryCall<Buffer, Buffer>, budget?: BodyBudget): Promise<Buffer> {
   const payload = call.request;
   const ctx = inferContext(GRPC_WIRE, payload, peekModel(payload), call, callAbort(call, 'call'));
-  return service.infer(ctx).then(
+  return inferHeld(service, ctx, budget).then(
     (reply) => {
       if (ctx.traced !== undefined) call.sendMetadata(traceMetadata(ctx.traced));
       return replyMessage(reply);

@@ -11,7 +11,8 @@ import { isDataType, type DataType } from '../engine/datatype.js';
 import type { InputTensor } from '../engine/tensor.js';
 import { badRequest } from '../protocol/errors.js';
 import { decodeBinary } from '../protocol/binary-tensors.js';
-import type { DecodedInferRequest, RequestedOutput } from '../protocol/infer-request.js';
+import { checkElements, type DecodedInferRequest, type RequestedOutput } from '../protocol/infer-request.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../protocol/limits.js';
 import { emptyParameters, readParameterEntry, type ParameterValue } from './infer-parameter.js';
 import { decodeContents } from './tensor-contents.js';
 import { LENGTH_DELIMITED, Reader, VARINT, malformed } from './wire.js';
@@ -56,8 +57,9 @@ interface PendingInput {
 /**
  * Decodes a ModelInferRequest.
  * @throws ProtocolError (400) for malformed protobuf and for anything the HTTP decoder refuses
+ *   (the element limit included); nothing else
  */
-export function decodeModelInferRequest(buf: Buffer): GrpcInferRequest {
+export function decodeModelInferRequest(buf: Buffer, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): GrpcInferRequest {
   const r = new Reader(buf);
   const end = buf.length;
   let modelName = '';
@@ -113,6 +115,7 @@ export function decodeModelInferRequest(buf: Buffer): GrpcInferRequest {
     );
   }
   const inputs = Object.create(null) as Record<string, InputTensor>;
+  let elements = 0;
   for (let i = 0; i < pending.length; i++) {
     const p = pending[i]!;
     const name = p.name;
@@ -135,6 +138,8 @@ export function decodeModelInferRequest(buf: Buffer): GrpcInferRequest {
     } else {
       throw badRequest(`input '${name}': needs 'contents' or raw_input_contents`);
     }
+    // After the data, as over HTTP: counting contents never stores past what the message holds.
+    elements = checkElements(name, elements, count, limits);
     inputs[name] = { datatype, shape, data } as InputTensor;
   }
 

@@ -7,11 +7,12 @@ import type { EncodedReply } from '../cache/index.js';
 import type { InferenceWire, RequestContext } from '../inference/index.js';
 import type { DecodeModel, DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodeResponseArgs } from '../protocol/infer-response.js';
+import type { DecodeLimits } from '../protocol/limits.js';
 import { decodeModelInferRequest, encodeModelInferResponse, encodeStreamInferResponse } from './infer-codec.js';
 
-function decode(ctx: RequestContext, _model: DecodeModel): DecodedInferRequest {
+function decode(ctx: RequestContext, _model: DecodeModel, limits: DecodeLimits): DecodedInferRequest {
   // The front took model_name/model_version from the same bytes (peekModel); this is the one full decode.
-  return decodeModelInferRequest(ctx.payload).decoded;
+  return decodeModelInferRequest(ctx.payload, limits).decoded;
 }
 
 export const GRPC_WIRE: InferenceWire = {

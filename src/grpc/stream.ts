@@ -9,10 +9,11 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { InferenceService, ServerControl } from '../inference/index.js';
 import type { ServerMetrics } from '../metrics/index.js';
 import { errorMessage, grpcStatusFor, isExpectedError } from '../protocol/errors.js';
+import type { BodyBudget } from '../server/body-budget.js';
 import type { ClientAbort } from '../server/client-abort.js';
 import type { ServerLogger } from '../server/server.js';
 import { codeName, endStream, shuttingDown } from './call.js';
-import { callAbort, inferContext } from './infer-call.js';
+import { callAbort, inferContext, inferHeld } from './infer-call.js';
 import { encodeModelInferResponse, encodeStreamResponse, peekModel } from './infer-codec.js';
 import { GRPC_STREAM_WIRE, replyMessage } from './infer-wire.js';
 
@@ -23,6 +24,8 @@ export interface StreamHooks {
   control: ServerControl;
   metrics: ServerMetrics;
   log: ServerLogger;
+  /** The body budget shared with HTTP (--max-inflight-body-bytes). */
+  budget?: BodyBudget | undefined;
   /** A message starts (+1) or finishes (-1): the front's in-flight count, for draining. */
   inflight(delta: 1 | -1): void;
   /** The stream is over, however it ended. */
@@ -74,7 +77,7 @@ export class InferStream {
       id = peeked.id;
       if (this.#hooks.control.draining) throw shuttingDown();
       const ctx = inferContext(GRPC_STREAM_WIRE, message, peeked, this.#call, this.#abort);
-      this.#hooks.service.infer(ctx).then(
+      inferHeld(this.#hooks.service, ctx, this.#hooks.budget).then(
         (reply) => this.#answer(replyMessage(reply), 'OK', started),
         (err: unknown) => this.#fail(err, id, started),
       );

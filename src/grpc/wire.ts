@@ -3,6 +3,7 @@
 // instead of copies; a Writer fills a Buffer whose exact size the caller computed first. 64-bit
 // varints are read as two 32-bit halves: no BigInt or Long per value.
 import { badRequest } from '../protocol/errors.js';
+import { MAX_PROTOBUF_DEPTH } from '../protocol/limits.js';
 
 /** Wire types (the low three bits of a tag). */
 export const VARINT = 0;
@@ -143,18 +144,32 @@ export class Reader {
         this.pos += 4;
         break;
       case START_GROUP:
-        // Deprecated groups: skip fields up to the matching END_GROUP.
-        for (;;) {
-          if (this.pos >= end) throw malformed('unterminated group', at);
-          const tag = this.uint32();
-          if ((tag & 7) === END_GROUP) break;
-          this.skip(tag & 7, end);
-        }
+        this.#skipGroup(end, at);
         break;
       default:
         throw malformed(`wire type ${wireType}`, at);
     }
     if (this.pos > end) throw malformed('field runs past the end of its message', at);
+  }
+
+  /**
+   * Deprecated groups: skips fields up to the END_GROUP that matches the START_GROUP just read, nested
+   * groups included. Iterative, with protobuf's depth limit, so no message can exhaust the stack.
+   */
+  #skipGroup(end: number, at: number): void {
+    let depth = 1;
+    while (depth > 0) {
+      if (this.pos >= end) throw malformed('unterminated group', at);
+      const tag = this.uint32();
+      const wireType = tag & 7;
+      if (wireType === END_GROUP) {
+        depth--;
+      } else if (wireType === START_GROUP) {
+        if (++depth > MAX_PROTOBUF_DEPTH) throw malformed(`groups nested deeper than ${MAX_PROTOBUF_DEPTH}`, at);
+      } else {
+        this.skip(wireType, end);
+      }
+    }
   }
 }
 

@@ -6,6 +6,8 @@ import type { AbortSignalLike, InferOptions, InferOutputs, InferTimings } from '
 import type { DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodedReply, ReplyKey } from '../cache/index.js';
 import type { ServedVersion } from '../repository/index.js';
+import type { ModelLoad } from './admission.js';
+import type { CallWaiter } from '../repository/backend.js';
 import type { InferenceWire } from './wire.js';
 
 export type FrontName = 'http' | 'grpc' | 'inproc';
@@ -93,6 +95,10 @@ export class RequestContext implements InferTimings {
   headers: Readonly<Record<string, string>> | undefined = undefined;
   /** The call's metadata (gRPC); read through header(). */
   metadata: MetadataLike | undefined = undefined;
+  /** In-process calls (ensemble steps, calls from JavaScript models): the models the call is nested in. */
+  chain: readonly string[] | undefined = undefined;
+  /** In-process calls from a JavaScript model: the worker task waiting on it (deadlock detection). */
+  waiter: CallWaiter | undefined = undefined;
 
   // --- what the stages found and made ---------------------------------------------------------
   /** The served version that answers (a lease held until the request finishes). */
@@ -108,6 +114,9 @@ export class RequestContext implements InferTimings {
   reply: EncodedReply | undefined = undefined;
   /** The reply tier's key for this request, when the target caches replies. */
   replyKey: ReplyKey | undefined = undefined;
+  /** The model copy's load this request counts in while in flight (set by admission). */
+  admitted: ModelLoad | undefined = undefined;
+  admittedRows = 0;
   /** Where the outputs came from: 'compute', or a cache level ('l1', 'l2', 'coalesced', 'reply'). */
   source: 'compute' | 'l1' | 'l2' | 'coalesced' | 'reply' | undefined = undefined;
 

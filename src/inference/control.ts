@@ -18,17 +18,15 @@ import {
   type ServerMetadataResponse,
 } from '../protocol/metadata.js';
 import { ProtocolError } from '../protocol/errors.js';
+import { checkJsonBounds } from '../protocol/json-scan.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
 import { parseModelConfig, RepositoryError, type ModelRepository, type ServedVersion } from '../repository/index.js';
 
-export const EXTENSIONS = [
-  'binary_tensor_data',
-  'schedule_policy',
-  'model_configuration',
-  'model_repository',
-  'model_repository(unload_dependents)',
-  'statistics',
-  'trace',
-];
+/**
+ * The Triton extensions served. Not `model_repository(unload_dependents)`: there are no ensembles whose
+ * composing models an unload could take along, so it is not advertised.
+ */
+export const EXTENSIONS = ['binary_tensor_data', 'schedule_policy', 'model_configuration', 'model_repository', 'statistics', 'trace'];
 
 export interface ServerControlOptions {
   repository: ModelRepository;
@@ -103,7 +101,8 @@ export class ServerControl {
     return modelStatistics(
       served.map((s) => {
         const cache = this.#cache && s.config.response_cache?.enable === true ? this.#cache.modelStats(s.key) : undefined;
-        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}) };
+        const composing = s.model.composing?.();
+        return { name: s.name, version: s.versionLabel, stats: s.model.stats(), ...(cache ? { cache } : {}), ...(composing ? { composing } : {}) };
       }),
     );
   }
@@ -138,6 +137,9 @@ export class ServerControl {
   async load(name: string, configJson: string | undefined): Promise<void> {
     let override;
     if (configJson !== undefined) {
+      // Bounded like a request body: a config is walked recursively (validation, GET .../config).
+      const bytes = Buffer.from(configJson, 'utf8');
+      checkJsonBounds(bytes, 0, bytes.length, DEFAULT_DECODE_LIMITS);
       let raw: unknown;
       try {
         raw = JSON.parse(configJson);

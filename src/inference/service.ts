@@ -9,6 +9,7 @@
 //   monitor       (at the end) tensors to the drift monitor          stages/monitor.ts       (with monitoring)
 //   reply-cache   a repeated request answered with its reply        stages/reply-cache.ts   (caching models)
 //   decode        the payload as engine tensors                     stages/decode.ts
+//   admission     the deadline; refuse what cannot start before it   stages/admission.ts
 //   tensor-cache  outputs of identical inputs, shared computations  stages/tensor-cache.ts  (caching models)
 //   execute       the model, under deadline/priority/cancellation   stages/execute.ts
 //   encode        the reply in the front's format                   stages/encode.ts
@@ -19,9 +20,12 @@
 import type { EncodedReply, ResponseCache } from '../cache/index.js';
 import type { ModelMonitors } from '../monitoring/monitors.js';
 import type { TraceControl } from '../tracing/control.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../protocol/limits.js';
 import type { ModelRepository } from '../repository/index.js';
+import { DEFAULT_ADMISSION, type AdmissionOptions } from './admission.js';
 import type { RequestContext } from './context.js';
 import type { Stage } from './stage.js';
+import { AdmissionStage } from './stages/admission.js';
 import { DecodeStage } from './stages/decode.js';
 import { EncodeStage } from './stages/encode.js';
 import { ExecuteStage } from './stages/execute.js';
@@ -43,12 +47,16 @@ export interface InferenceServiceOptions {
   monitors?: ModelMonitors | undefined;
   /** Told the duration of every successful request (the metrics' latency histogram). */
   observer?: InferenceObserver | undefined;
+  /** Bounds on what one request may make the server hold (defaults: src/protocol/limits.ts). */
+  limits?: DecodeLimits | undefined;
+  /** Deadlines and refusals under overload (defaults: src/inference/admission.ts). */
+  admission?: AdmissionOptions | undefined;
 }
 
 export class InferenceService {
   readonly stages: readonly Stage[];
 
-  /** A service with exactly these stages (an HTTP worker thread's: resolve, decode, execute, encode). */
+  /** A service with exactly these stages (an HTTP worker thread's: see src/server/threads/worker.ts). */
   static of(stages: readonly Stage[]): InferenceService {
     return new InferenceService({ stages });
   }
@@ -58,16 +66,17 @@ export class InferenceService {
       this.stages = options.stages;
       return;
     }
-    const o = options;
-    const cache = o.cache;
+    const cache = options.cache;
+    const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
     this.stages = [
-      ...(o.tracing ? [new TraceStage(o.tracing)] : []),
-      ...(o.observer ? [new LatencyStage(o.observer)] : []),
-      new ResolveStage(o.repository),
-      new RouteStage(o.repository),
-      ...(o.monitors ? [new MonitorStage(o.monitors)] : []),
+      ...(options.tracing ? [new TraceStage(options.tracing)] : []),
+      ...(options.observer ? [new LatencyStage(options.observer)] : []),
+      new ResolveStage(options.repository),
+      new RouteStage(options.repository, limits),
+      ...(options.monitors ? [new MonitorStage(options.monitors)] : []),
       ...(cache ? [new ReplyCacheStage(cache)] : []),
-      new DecodeStage(),
+      new DecodeStage(limits),
+      new AdmissionStage(options.admission ?? DEFAULT_ADMISSION),
       ...(cache ? [new TensorCacheStage(cache)] : []),
       new ExecuteStage(),
       new EncodeStage(),

@@ -3,6 +3,7 @@
 import type { EncodedReply } from '../cache/index.js';
 import type { DecodeModel, DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodeResponseArgs } from '../protocol/infer-response.js';
+import type { DecodeLimits } from '../protocol/limits.js';
 import type { RequestContext } from './context.js';
 
 export interface InferenceWire {
@@ -10,8 +11,8 @@ export interface InferenceWire {
   readonly format: string;
   /** Whether the reply tier may key on the payload bytes (the payload then determines the reply). */
   readonly replyCacheable: boolean;
-  /** The payload as a v2 request; throws ProtocolError for anything malformed. */
-  decode(ctx: RequestContext, model: DecodeModel): DecodedInferRequest;
+  /** The payload as a v2 request, within the server's limits; throws ProtocolError for anything malformed. */
+  decode(ctx: RequestContext, model: DecodeModel, limits: DecodeLimits): DecodedInferRequest;
   /** The reply to send. */
   encode(ctx: RequestContext, result: EncodeResponseArgs): EncodedReply;
 }

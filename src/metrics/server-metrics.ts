@@ -4,6 +4,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, type Sample } from './family.js';
 import { NativeModelMetrics, type StatsSource } from './native.js';
+import { PipelineMetrics, type PipelineSource } from './pipelines.js';
 import { RequestFamilies, type RequestSnapshot } from './request-families.js';
 import { ResourceMetrics, type GpuReader } from './resources.js';
 
@@ -79,6 +80,7 @@ interface CacheLevelSeries {
 
 interface StateSeries {
   state: ModelState;
+  readonly key: string;
   /** One label set per MODEL_STATES entry. */
   readonly labels: Labels[];
 }
@@ -105,9 +107,12 @@ export class ServerMetrics {
   readonly registry: Registry;
   readonly prefix: string;
   readonly #native: NativeModelMetrics;
+  readonly #pipelines: PipelineMetrics;
   readonly #httpFamilies: RequestFamilies;
   readonly #grpcFamilies: RequestFamilies;
   readonly #states = new Map<string, StateSeries>();
+  /** Tracked versions that can tell they cannot answer now (JavaScript models, ensembles). */
+  readonly #health = new Map<string, { unhealthy?(): string | undefined }>();
   readonly #loadFailures = new Map<string, { readonly labels: Labels; count: number }>();
   readonly #cache = new Map<CacheLevel, CacheLevelSeries>();
   readonly #latencyLayout: BucketLayout;
@@ -124,6 +129,7 @@ export class ServerMetrics {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
     const registry = (this.registry = options.registry ?? new Registry());
     this.#native = new NativeModelMetrics(prefix);
+    this.#pipelines = new PipelineMetrics(prefix);
     this.#latencyLayout = new BucketLayout(Float64Array.from(options.latencyBuckets ?? LATENCY_SLO_BUCKETS));
     this.#resources = new ResourceMetrics(options.gpu);
     this.#httpFamilies = httpRequestFamilies(prefix);
@@ -139,6 +145,7 @@ export class ServerMetrics {
     );
     const families: ScrapeFamily[] = [
       ...this.#native.families,
+      ...this.#pipelines.families,
       new ScrapeFamily(
         `${prefix}inference_request_duration_seconds`,
         'Duration of successful inference requests through the whole inference path (decode, cache, queue, compute, encode), ' +
@@ -185,7 +192,9 @@ export class ServerMetrics {
         'gauge',
         (out) => {
           for (const s of this.#states.values()) {
-            MODEL_STATES.forEach((state, i) => out.push({ labels: s.labels[i]!, value: state === s.state ? 1 : 0 }));
+            // READY but unable to answer (its workers cannot start, a step is gone) is UNAVAILABLE, as the index says.
+            const current = s.state === 'READY' && this.#health.get(s.key)?.unhealthy?.() !== undefined ? 'UNAVAILABLE' : s.state;
+            MODEL_STATES.forEach((state, i) => out.push({ labels: s.labels[i]!, value: state === current ? 1 : 0 }));
           }
         },
       ),
@@ -239,8 +248,10 @@ export class ServerMetrics {
   // ---- models (read at scrape time) -------------------------------------------------------------
 
   /** Reports `source.stats()` under {model, version} from the next scrape on; replaces an earlier source. */
-  trackModel(name: string, version: string, source: StatsSource): void {
+  trackModel(name: string, version: string, source: StatsSource & PipelineSource & { unhealthy?(): string | undefined }): void {
     this.#native.track(name, version, source);
+    this.#pipelines.track(name, version, source);
+    if (source.unhealthy) this.#health.set(versionKey(name, version), source);
     const key = versionKey(name, version);
     let cell = this.#latencyCells.get(key);
     if (!cell) this.#latencyCells.set(key, (cell = new HistogramCell(this.#latencyLayout, { model: name, version })));
@@ -274,6 +285,8 @@ export class ServerMetrics {
   /** Drops the model version's native series (a later track starts them again; Prometheus sees a reset). */
   untrackModel(name: string, version: string): void {
     this.#native.untrack(name, version);
+    this.#pipelines.untrack(name, version);
+    this.#health.delete(versionKey(name, version));
     this.#dropLatency(name, version);
   }
 
@@ -287,6 +300,8 @@ export class ServerMetrics {
   /** Untracks the model version and drops its state and load-failure series: it left the repository. */
   forgetModel(name: string, version: string): void {
     this.#native.untrack(name, version);
+    this.#pipelines.untrack(name, version);
+    this.#health.delete(versionKey(name, version));
     this.#dropLatency(name, version);
     const key = versionKey(name, version);
     this.#states.delete(key);
@@ -321,7 +336,7 @@ export class ServerMetrics {
     const key = versionKey(name, version);
     const s = this.#states.get(key);
     if (s) s.state = state;
-    else this.#states.set(key, { state, labels: MODEL_STATES.map((st) => ({ model: name, version, state: st })) });
+    else this.#states.set(key, { state, key, labels: MODEL_STATES.map((st) => ({ model: name, version, state: st })) });
   }
 
   // ---- response cache (per lookup) --------------------------------------------------------------

@@ -287,17 +287,8 @@ function utf8(s: string): Uint8Array {
   return new TextEncoder().encode(s);
 }
 
-/** Seeded PRNG (mulberry32): a deterministic stream of floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32): a deterministic stream of floats in [0, 1) (one implementation: sample-data.ts). */
+export { seededRandom as mulberry32 } from './sample-data.js';
 
 /** `count` float32 values uniform in [-scale, scale) drawn from `rng`. */
 export function uniform(rng: () => number, count: number, scale = 1): Float32Array {

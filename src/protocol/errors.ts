@@ -23,9 +23,14 @@ export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
  * The kinds of failure, with Triton's choices where it has one (HttpCodeFromError, and the gRPC codes
  * of its server):
  * - QUEUE_FULL: 503, RESOURCE_EXHAUSTED — retryable.
+ * - OVERLOADED: admission control refused a request that could not start before its deadline, or the
+ *   server holds as many request bodies as it may (503 + Retry-After, UNAVAILABLE: retry elsewhere or
+ *   later; gRPC clients retry UNAVAILABLE by default policy, not RESOURCE_EXHAUSTED).
  * - TIMEOUT: the request's queue timeout (or gRPC deadline) ran out before it was scheduled. Triton
  *   answers UNAVAILABLE ("Request timeout expired") over HTTP, hence 503 rather than 504 (which would
  *   suggest a gateway problem); over gRPC the deadline's own DEADLINE_EXCEEDED.
+ * - REQUEST_TIMEOUT: the client did not send its request (head or body) in time: 408, and the
+ *   connection closes.
  * - CANCELLED: 400 as Triton's CANCELLED over HTTP (the client that cancelled is usually gone anyway).
  * - MODEL_LOAD_FAILED: reaches a client through the repository load API, where Triton answers a
  *   failed load with 400 / INVALID_ARGUMENT (the model asked for is unusable as given).
@@ -36,13 +41,16 @@ export const ERROR_STATUS = {
   UNAUTHENTICATED: { http: 401, grpc: GrpcStatus.UNAUTHENTICATED },
   METHOD_NOT_ALLOWED: { http: 405, grpc: GrpcStatus.UNIMPLEMENTED },
   PAYLOAD_TOO_LARGE: { http: 413, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  HEADERS_TOO_LARGE: { http: 431, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, grpc: GrpcStatus.INVALID_ARGUMENT },
   /** The request is valid but does not apply in the current state (a management action such as resuming a rollout that is not paused). */
   FAILED_PRECONDITION: { http: 409, grpc: GrpcStatus.FAILED_PRECONDITION },
   QUEUE_FULL: { http: 503, grpc: GrpcStatus.RESOURCE_EXHAUSTED },
+  OVERLOADED: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   UNAVAILABLE: { http: 503, grpc: GrpcStatus.UNAVAILABLE },
   TIMEOUT: { http: 503, grpc: GrpcStatus.DEADLINE_EXCEEDED },
   CANCELLED: { http: 400, grpc: GrpcStatus.CANCELLED },
+  REQUEST_TIMEOUT: { http: 408, grpc: GrpcStatus.DEADLINE_EXCEEDED },
   MODEL_LOAD_FAILED: { http: 400, grpc: GrpcStatus.INVALID_ARGUMENT },
   INTERNAL: { http: 500, grpc: GrpcStatus.INTERNAL },
 } as const satisfies Record<string, { http: number; grpc: GrpcStatusCode }>;
@@ -64,6 +72,8 @@ const KIND_OF_HTTP_STATUS: Readonly<Record<number, ErrorKind>> = {
 /** An error the protocol layer or a front raises itself. */
 export class ProtocolError extends Error {
   readonly kind: ErrorKind;
+  /** When to retry, in whole seconds (HTTP Retry-After, gRPC retry-after metadata); 503s default to 1. */
+  retryAfterSeconds: number | undefined = undefined;
 
   constructor(kind: ErrorKind | number, message: string) {
     super(message);
@@ -123,6 +133,12 @@ export function httpStatusFor(err: unknown): number {
 /** The gRPC status code for an error (any thrown value). */
 export function grpcStatusFor(err: unknown): GrpcStatusCode {
   return ERROR_STATUS[errorKind(err)].grpc;
+}
+
+/** The Retry-After of an error (whole seconds): the error's own, else 1 for any 503. */
+export function retryAfterFor(err: unknown): number | undefined {
+  if (err instanceof ProtocolError && err.retryAfterSeconds !== undefined) return err.retryAfterSeconds;
+  return httpStatusFor(err) === 503 ? 1 : undefined;
 }
 
 /** Whether an error is the server's own answer to a request (not a bug to log). */

@@ -17,8 +17,10 @@ import { isDataType, type DataType } from '../engine/datatype.js';
 import type { InputTensor, TensorMetadata } from '../engine/tensor.js';
 import { decodeBinary } from './binary-tensors.js';
 import { badRequest } from './errors.js';
+import { checkJsonBounds } from './json-scan.js';
 import { decodeJson } from './json-tensors.js';
 import { asBool, asParameters, asUint, describe, isObject } from './json-values.js';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './limits.js';
 import { decodeRaw } from './raw-request.js';
 
 export interface RequestedOutput {
@@ -81,10 +83,16 @@ export function alignmentPad(headerLength: number): number {
  * @param headerLength the Inference-Header-Content-Length value: undefined (all JSON), 0 (raw binary)
  *   or the JSON header's byte length
  * @param model the model's inputs, to check names and datatypes and to shape raw binary requests
- * @throws ProtocolError (400) for anything malformed or inconsistent
+ * @param limits how deep the JSON may nest and how many elements the request may carry
+ * @throws ProtocolError (400) for anything malformed, inconsistent or over the limits; nothing else
  */
-export function decodeInferRequest(body: Buffer, headerLength: number | undefined, model: DecodeModel): DecodedInferRequest {
-  if (headerLength === 0) return decodeRaw(body, model);
+export function decodeInferRequest(
+  body: Buffer,
+  headerLength: number | undefined,
+  model: DecodeModel,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): DecodedInferRequest {
+  if (headerLength === 0) return decodeRaw(body, model, limits);
   let jsonEnd = body.length;
   if (headerLength !== undefined) {
     if (!Number.isSafeInteger(headerLength) || headerLength < 0) {
@@ -97,7 +105,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
     }
     jsonEnd = headerLength;
   }
-  const request = parseJsonObject(body, jsonEnd);
+  const request = parseJsonObject(body, jsonEnd, limits);
   const binaryAvailable = headerLength === undefined ? 0 : body.length - jsonEnd;
 
   const id = request.id;
@@ -117,6 +125,7 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
   // No prototype: an input name such as "__proto__" stays an ordinary key.
   const inputs: Record<string, InputTensor> = Object.create(null) as Record<string, InputTensor>;
   let binaryOffset = 0;
+  let elements = 0;
   for (let i = 0; i < rawInputs.length; i++) {
     const raw: unknown = rawInputs[i];
     if (!isObject(raw)) throw badRequest(`inputs[${i}] must be an object, got ${describe(raw)}`);
@@ -155,6 +164,9 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
     } else {
       data = decodeJson(name, datatype, raw.data, shape, count);
     }
+    // After the data: a shape that lies about it fails on the data (neither path allocates past what
+    // the body holds; the JSON scanner bounded the values before parsing).
+    elements = checkElements(name, elements, count, limits);
     inputs[name] = { datatype, shape, data } as InputTensor;
   }
   if (binaryOffset !== binaryAvailable) {
@@ -176,7 +188,8 @@ export function decodeInferRequest(body: Buffer, headerLength: number | undefine
 // ---------------------------------------------------------------------------------------------
 // Request parts
 
-function parseJsonObject(body: Buffer, end: number): Record<string, unknown> {
+function parseJsonObject(body: Buffer, end: number, limits: DecodeLimits): Record<string, unknown> {
+  checkJsonBounds(body, 0, end, limits);
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8', 0, end));
@@ -234,6 +247,15 @@ function checkShape(name: string, value: unknown): number[] {
     }
   }
   return value as number[];
+}
+
+/** The request's element total once input `name` adds `count` (400 past the limit). */
+export function checkElements(name: string, total: number, count: number, limits: DecodeLimits): number {
+  const sum = total + count;
+  if (sum > limits.maxElements) {
+    throw badRequest(`input '${name}': the request carries more than ${limits.maxElements} elements (the server's limit per request)`);
+  }
+  return sum;
 }
 
 function elementCountOf(name: string, shape: readonly number[]): number {

@@ -23,14 +23,17 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A short rendering of a JSON value for error messages. */
+/**
+ * A short rendering of a JSON value for error messages. Never throws: a value JSON cannot render
+ * (nested too deep for the stack, say) is named by its kind.
+ */
 export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   let text: string;
   try {
     text = typeof value === 'bigint' ? value.toString() : JSON.stringify(value);
   } catch {
-    text = String(value);
+    text = Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -2,6 +2,7 @@
 // serves (statistics, model_repository index, model_configuration). Builders return plain objects;
 // the transport serializes them (JSON.stringify for REST).
 import type { DurationStat, NativeModelStats } from '../engine/binding.js';
+import type { ComposingStats } from '../repository/backend.js';
 import type { DataType } from '../engine/datatype.js';
 import type { TensorMetadata } from '../engine/tensor.js';
 
@@ -117,6 +118,15 @@ export interface ModelStatJson {
   batch_stats: BatchStatJson[];
   /** Triton's per-memory-kind usage: not tracked, always empty. */
   memory_usage: never[];
+  /** Ensembles only: each step's calls as this ensemble made them (Triton reports composing models' own stats). */
+  composing_models?: ComposingModelStatJson[];
+}
+
+export interface ComposingModelStatJson {
+  step: number;
+  name: string;
+  version: string;
+  inference_stats: Pick<InferenceStatsJson, 'success' | 'fail' | 'queue' | 'compute_infer'>;
 }
 
 export interface ModelStatisticsResponse {
@@ -130,6 +140,8 @@ export interface StatisticsEntry {
   stats: NativeModelStats;
   /** Response cache lookups, when the model has a response cache. */
   cache?: { hits: DurationStat; misses: DurationStat };
+  /** Per-step statistics, for ensembles. */
+  composing?: ComposingStats[];
 }
 
 /**
@@ -176,6 +188,16 @@ function modelStat(entry: StatisticsEntry): ModelStatJson {
         compute_output: duration(b.computeOutput),
       })),
     memory_usage: [],
+    ...(entry.composing
+      ? {
+          composing_models: entry.composing.map((c) => ({
+            step: c.step,
+            name: c.model,
+            version: c.version,
+            inference_stats: { success: duration(c.success), fail: duration(c.fail), queue: duration(c.queue), compute_infer: duration(c.compute) },
+          })),
+        }
+      : {}),
   };
 }
 

@@ -4,9 +4,10 @@ import { ELEMENT_SIZE } from '../engine/datatype.js';
 import type { InputTensor } from '../engine/tensor.js';
 import { checkBool, typedView } from './binary-tensors.js';
 import { badRequest } from './errors.js';
-import { INFERENCE_HEADER_CONTENT_LENGTH, type DecodeModel, type DecodedInferRequest } from './infer-request.js';
+import { INFERENCE_HEADER_CONTENT_LENGTH, checkElements, type DecodeModel, type DecodedInferRequest } from './infer-request.js';
+import type { DecodeLimits } from './limits.js';
 
-export function decodeRaw(body: Buffer, model: DecodeModel): DecodedInferRequest {
+export function decodeRaw(body: Buffer, model: DecodeModel, limits: DecodeLimits): DecodedInferRequest {
   if (model.inputs.length !== 1) {
     throw badRequest(
       `a raw binary request (${INFERENCE_HEADER_CONTENT_LENGTH}: 0) needs a model with exactly one input; ` +
@@ -25,6 +26,7 @@ export function decodeRaw(body: Buffer, model: DecodeModel): DecodedInferRequest
     );
   }
   const count = body.length / size;
+  checkElements(input.name, 0, count, limits);
   const dynamic = input.shape.filter((d) => d < 0).length;
   let known = 1;
   for (const d of input.shape) if (d >= 0) known *= d;

@@ -12,17 +12,34 @@ const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/, 'an integer')
 /** Triton's TYPE_ names: the triton column of the datatype table. */
 export const TRITON_DATA_TYPES = TRITON_TYPES;
 
+/**
+ * A Triton field tensorgate does not implement: accepted only at its default value (so a config that
+ * spells the default out still loads), refused with `why` otherwise. No field is accepted and ignored.
+ */
+function onlyDefault<T extends z.ZodType>(schema: T, isDefault: (v: z.output<T>) => boolean, why: string) {
+  return schema.refine(isDefault, why).optional();
+}
+
 const tensorSchema = z
   .object({
     name: z.string().min(1),
     data_type: z.enum(TRITON_DATA_TYPES),
     /** Dims without the batch dimension when max_batch_size > 0; -1 for a variable dim. */
     dims: z.array(int.refine((d) => d >= -1, 'a dim is -1 or >= 0')),
-    reshape: z.object({ shape: z.array(int) }).strict().optional(),
-    optional: z.boolean().optional(),
-    allow_ragged_batch: z.boolean().optional(),
+    reshape: z
+      .unknown()
+      .refine((v) => v === undefined, 'not supported: tensorgate feeds the model the shapes the client sends; give the model the shape clients use (or reshape inside it)')
+      .optional(),
+    optional: onlyDefault(z.boolean(), (v) => !v, 'optional inputs are not supported: every model input must be sent'),
+    allow_ragged_batch: onlyDefault(
+      z.boolean(),
+      (v) => !v,
+      "not supported: the ONNX Runtime backend batches only requests of equal shapes (Triton's ragged batching needs a batch_input the model reads)",
+    ),
+    format: onlyDefault(z.string(), (v) => v === 'FORMAT_NONE', 'only FORMAT_NONE: tensors are passed as they are'),
+    is_shape_tensor: onlyDefault(z.boolean(), (v) => !v, 'shape tensors are not supported'),
   })
-  .passthrough();
+  .strict();
 
 const queuePolicySchema = z
   .object({
@@ -37,6 +54,7 @@ const dynamicBatchingSchema = z
   .object({
     preferred_batch_size: z.array(uint.refine((n) => n > 0, 'a batch size > 0')).default([]),
     max_queue_delay_microseconds: uint.default(0),
+    /** Responses in the order requests reached the scheduler (src/inference/ordering.ts). */
     preserve_ordering: z.boolean().default(false),
     priority_levels: uint.default(0),
     default_priority_level: uint.default(0),
@@ -50,9 +68,11 @@ const instanceGroupSchema = z
     name: z.string().optional(),
     count: uint.default(1),
     kind: z.enum(['KIND_AUTO', 'KIND_CPU', 'KIND_GPU', 'KIND_MODEL']).default('KIND_AUTO'),
-    gpus: z.array(uint).optional(),
+    /** KIND_GPU only: the CUDA device (one per model version: see load-options.ts). */
+    gpus: z.array(uint).min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((g) => g.gpus === undefined || g.kind === 'KIND_GPU', { path: ['gpus'], message: 'gpus needs kind KIND_GPU' });
 
 const versionPolicySchema = z.union([
   z.object({ latest: z.object({ num_versions: uint.refine((n) => n > 0, 'at least 1') }).strict() }).strict(),
@@ -82,13 +102,40 @@ const warmupSchema = z
   })
   .strict();
 
+/** Triton's ModelEnsembling.Step: a composing model and how its tensors map to the ensemble's. */
+const ensembleStepSchema = z
+  .object({
+    model_name: z.string().min(1),
+    /** -1 (default): the latest served version, resolved per request. */
+    model_version: int.refine((v) => v >= -1, 'a version number, or -1 for the latest').default(-1),
+    /** composing model input -> ensemble tensor */
+    input_map: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** composing model output -> ensemble tensor */
+    output_map: z.record(z.string().min(1), z.string().min(1)).default({}),
+  })
+  .strict();
+
+const ensembleSchedulingSchema = z
+  .object({
+    step: z.array(ensembleStepSchema).min(1, 'an ensemble has at least one step'),
+    /** Concurrent calls per step of this ensemble (0: unlimited). */
+    max_inflight_requests: uint.default(0),
+  })
+  .strict();
+
 const acceleratorSchema = z
   .object({ name: z.string().min(1), parameters: z.record(z.string(), z.string()).default({}) })
   .strict();
 
 const optimizationSchema = z
   .object({
-    graph: z.object({ level: int }).strict().optional(),
+    /** Triton's ONNX Runtime backend values: -1 basic, 0 (or absent) all, 1 extended, 2 disabled. */
+    graph: z
+      .object({
+        level: int.refine((l) => l >= -1 && l <= 2, '-1 (basic), 0 (all: the default), 1 (extended) or 2 (disabled), as Triton\'s ONNX Runtime backend'),
+      })
+      .strict()
+      .optional(),
     execution_accelerators: z
       .object({
         gpu_execution_accelerator: z.array(acceleratorSchema).default([]),
@@ -97,13 +144,14 @@ const optimizationSchema = z
       .strict()
       .optional(),
   })
-  .passthrough();
+  .strict();
 
 export const modelConfigSchema = z
   .object({
     name: z.string().optional(),
-    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', ROUTE_PLATFORM]).optional(),
-    backend: z.literal('onnxruntime').optional(),
+    platform: z.enum(['onnxruntime_onnx', 'onnx_onnxv1', 'ensemble', ROUTE_PLATFORM]).optional(),
+    /** onnxruntime, or js: model code in JavaScript (Triton's python backend, on worker threads). */
+    backend: z.enum(['onnxruntime', 'js']).optional(),
     // Absent: decided from the model (auto-complete; see load-options.ts).
     max_batch_size: uint.optional(),
     input: z.array(tensorSchema).optional(),
@@ -121,11 +169,25 @@ export const modelConfigSchema = z
     monitoring: monitoringConfigSchema.optional(),
     parameters: z.record(z.string(), z.object({ string_value: z.string() }).strict()).default({}),
     default_model_filename: z.string().optional(),
+    ensemble_scheduling: ensembleSchedulingSchema.optional(),
     /** A route's traffic management (platform tensorgate_route): routing-schema.ts. */
     routing: routingSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
+    const ensemble = c.platform === 'ensemble';
+    if (ensemble && c.backend !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['backend'], message: `an ensemble (platform 'ensemble') has no backend, got '${c.backend}'` });
+    }
+    if (c.backend === 'js' && c.platform !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['platform'], message: `a JavaScript model (backend 'js') has no platform, got '${c.platform}'` });
+    }
+    if (ensemble && c.ensemble_scheduling === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ensemble_scheduling'], message: "required for platform 'ensemble'" });
+    }
+    if (!ensemble && c.ensemble_scheduling !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ensemble_scheduling'], message: "only for platform 'ensemble'" });
+    }
     const route = c.platform === ROUTE_PLATFORM;
     if (route && c.routing === undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `platform ${ROUTE_PLATFORM} needs a routing section` });
     if (!route && c.routing !== undefined) ctx.addIssue({ code: 'custom', path: ['routing'], message: `routing is for platform ${ROUTE_PLATFORM}` });
@@ -145,3 +207,5 @@ export type { TritonDataType };
 export type VersionPolicy = NonNullable<ModelConfig['version_policy']>;
 export type TensorConfig = NonNullable<ModelConfig['input']>[number];
 export type WarmupConfig = ModelConfig['model_warmup'][number];
+export type EnsembleScheduling = NonNullable<ModelConfig['ensemble_scheduling']>;
+export type EnsembleStep = EnsembleScheduling['step'][number];

@@ -4,10 +4,10 @@
 // version at once and retires the old one, which drains before it unloads: nothing in flight is ever
 // unloaded under a request.
 import { realpathSync } from 'node:fs';
-import { sep } from 'node:path';
+import { basename, sep } from 'node:path';
 import type { Engine } from '../engine/index.js';
 import type { RoutingRuntime } from '../routing/runtime.js';
-import { backendFor, type RepositoryPeers, type Servable } from './backend.js';
+import { backendFor, modelFileNames, type ModelAccess, type ModelChange, type RepositoryPeers, type Servable } from './backend.js';
 import './backends/index.js';
 import { readModelConfig, type LoadedConfig } from './config-file.js';
 import type { ModelConfig } from './config-schema.js';
@@ -45,6 +45,10 @@ export interface LifecycleOptions {
   hooks: RepositoryHooks;
   /** True once the repository is closing: nothing new loads. */
   closed: () => boolean;
+  /** The repository as backends see it (ensembles, calls from JavaScript models). */
+  models: ModelAccess;
+  /** Told of every version that starts serving or is retired, as it happens. */
+  changed: (change: ModelChange) => void;
   /** Traffic management state for routes. */
   routing: RoutingRuntime;
 }
@@ -80,7 +84,7 @@ export class ModelLifecycle {
   versions(entry: ModelEntry, config: ModelConfig): VersionOnDisk[] {
     const base = realpathSync(this.#options.root);
     const backend = backendFor(config);
-    const out = versionsOnDisk(entry.dir, backend.modelFile(config));
+    const out = versionsOnDisk(entry.dir, modelFileNames(backend, config));
     // A backend with nothing to keep per version (a route) serves version 1 from the model directory.
     if (out.length === 0 && backend.versionless) return [{ version: 1, dir: entry.dir, path: undefined, fingerprint: 'versionless', sizeBytes: 0, virtual: true }];
     for (const v of out) {
@@ -117,8 +121,8 @@ export class ModelLifecycle {
     const { config, fingerprint: configPrint } = loaded;
     const onDisk = this.versions(entry, config);
     if (onDisk.length === 0) {
-      const file = backendFor(config).modelFile(config);
-      entry.loadError = file === undefined ? `no version directory in ${entry.dir}` : `no version directory with ${file} in ${entry.dir}`;
+      const files = modelFileNames(backendFor(config), config);
+      entry.loadError = files === undefined ? `no version directory in ${entry.dir}` : `no version directory with ${files.join(' or ')} in ${entry.dir}`;
       this.#log.error({ model: entry.name }, entry.loadError);
       this.#hooks.loadFailed?.(entry.name, '', entry.loadError);
       throw new RepositoryError('LOAD_FAILED', `failed to load '${entry.name}': ${entry.loadError}`);
@@ -165,6 +169,8 @@ export class ModelLifecycle {
     const label = String(disk.version);
     const fingerprint = `${disk.fingerprint}#${configPrint}`;
     if (!replacing) this.#setStatus(entry, disk.version, { state: 'LOADING' });
+    const warmup = config.model_warmup?.length ?? 0;
+    this.#log.info({ model: entry.name, version: label, ...(warmup ? { warmup } : {}) }, 'loading model version');
     const started = performance.now();
     const backend = backendFor(config);
     let model: Servable | undefined;
@@ -183,6 +189,8 @@ export class ModelLifecycle {
         where,
         engine: this.#options.engine,
         defaultMaxBatchSize: this.#options.defaultMaxBatchSize ?? 64,
+        models: this.#options.models,
+        logger: this.#log,
         peers: this.#peers,
         routing: this.#options.routing,
       });
@@ -208,7 +216,9 @@ export class ModelLifecycle {
       model,
       config,
       platform: backend.metadataPlatform,
-      effectiveConfig: backend.effectiveConfig ? backend.effectiveConfig(entry.name, config) : effectiveConfig(entry.name, config, model.metadata, backend),
+      effectiveConfig: backend.effectiveConfig
+        ? backend.effectiveConfig(entry.name, config)
+        : effectiveConfig(entry.name, config, model.metadata, backend, disk.path === undefined ? undefined : basename(disk.path)),
       key: `${entry.name}\0${label}`,
       outputOrder: model.metadata.outputs.map((o) => o.name),
       generation: ++generations,
@@ -230,6 +240,7 @@ export class ModelLifecycle {
     entry.instances.set(disk.version, instance);
     entry.publish();
     this.#hooks.served?.(instance);
+    this.#options.changed({ kind: 'served', version: instance });
     this.#setStatus(entry, disk.version, { state: 'READY' });
     if (previous) this.retire(previous);
     this.#log.info(
@@ -247,6 +258,7 @@ export class ModelLifecycle {
     const first = !instance.retired;
     instance.retired = true;
     if (first) this.#hooks.retiring?.(instance);
+    this.#options.changed({ kind: 'retired', version: instance });
     if (instance.leases === 0) void this.unloadInstance(instance);
   }
 

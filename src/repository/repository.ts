@@ -10,11 +10,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/index.js';
 import { RoutingRuntime } from '../routing/runtime.js';
+import { backendFor, type InProcessInvoker, type ModelAccess, type ModelChange } from './backend.js';
 import type { ModelConfig } from './config-schema.js';
 import { RepositoryError } from './errors.js';
 import { ModelLifecycle, type RepositoryHooks, type RepositoryLogger } from './lifecycle.js';
 import { MemoryBudget } from './memory-budget.js';
-import { ModelEntry, type Instance, type ServedVersion, type VersionState } from './model-entry.js';
+import { ModelEntry, type Instance, type ServedVersion, type VersionState, type VersionStatus } from './model-entry.js';
 import { checkModelName, modelDir } from './paths.js';
 
 export type ControlMode = 'none' | 'explicit' | 'poll';
@@ -56,6 +57,10 @@ export class ModelRepository {
   readonly #entries = new Map<string, ModelEntry>();
   readonly #lifecycle: ModelLifecycle;
   readonly #budget: MemoryBudget | undefined;
+  readonly #watchers = new Set<(change: ModelChange) => void>();
+  #invoker: InProcessInvoker | undefined;
+  /** The repository as backends see it: leases, what is served, configs on disk, changes. */
+  readonly access: ModelAccess;
   #poller: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #closed = false;
@@ -67,6 +72,25 @@ export class ModelRepository {
     this.#log = options.logger;
     this.routing = options.routing ?? new RoutingRuntime({ logger: options.logger });
     this.routing.bind(this);
+    const repository = this;
+    this.access = {
+      get onDemand() {
+        return repository.onDemand;
+      },
+      acquire: (name, version) => this.acquire(name, version),
+      release: (served) => this.release(served),
+      served: (name, version) => this.served(name, version),
+      allServed: () => this.allServed(),
+      configOf: (name) => this.#configOf(name),
+      call: (model, version, inputs, options) => {
+        if (!this.#invoker) return Promise.reject(new RepositoryError('UNAVAILABLE', `'${model}' answers through the inference service, and this repository serves none`));
+        return this.#invoker(model, version, inputs, options);
+      },
+      watch: (listener) => {
+        this.#watchers.add(listener);
+        return () => void this.#watchers.delete(listener);
+      },
+    };
     this.#lifecycle = new ModelLifecycle({
       root: options.root,
       engine: options.engine,
@@ -75,6 +99,17 @@ export class ModelRepository {
       logger: options.logger,
       hooks: options.hooks ?? {},
       closed: () => this.#closed,
+      models: this.access,
+      changed: (change) => {
+        for (const listener of this.#watchers) {
+          try {
+            listener(change);
+          } catch (err) {
+            this.#log.error({ model: change.version.name, err: (err as Error).message }, 'a model-change listener failed');
+          }
+        }
+        if (change.kind === 'served') this.#retryDependents(change.version.name);
+      },
       routing: this.routing,
     });
     if (options.memoryBudgetBytes !== undefined) {
@@ -92,6 +127,11 @@ export class ModelRepository {
     const repo = new ModelRepository(options);
     await repo.#startup();
     return repo;
+  }
+
+  /** Who runs models through the inference stages for callers inside the server (the service, once made). */
+  setInvoker(invoker: InProcessInvoker): void {
+    this.#invoker = invoker;
   }
 
   get onDemand(): boolean {
@@ -116,13 +156,18 @@ export class ModelRepository {
           return;
         }
         entry.required = true;
+        if (this.controlMode === 'explicit' && this.#declared(entry).length > 0) await this.#loadDeclared(entry, new Set([name]));
         await this.#lifecycle.sync(entry).catch(() => undefined); // failures are recorded in the index
         if (this.controlMode === 'explicit') await this.#loadDependencies(entry, new Set([name])).catch(() => undefined);
       }),
     );
     if (this.controlMode === 'poll') {
       const ms = Math.max(0.05, this.#options.pollSeconds ?? 15) * 1000;
-      this.#poller = setInterval(() => void this.poll(), ms);
+      // A scan that fails (the repository directory gone or unreadable) is logged and retried on the next
+      // tick; as an unhandled rejection it would end the process.
+      this.#poller = setInterval(() => {
+        this.poll().catch((err: unknown) => this.#log.error({ root: this.root, err: (err as Error).message }, 'repository poll failed'));
+      }, ms);
       this.#poller.unref();
     }
   }
@@ -210,6 +255,40 @@ export class ModelRepository {
     return instance;
   }
 
+  /**
+   * Models that must be served, serve nothing because their load failed, and are built from `name`
+   * (an ensemble whose step was missing): tried again now that `name` serves.
+   */
+  #retryDependents(name: string): void {
+    for (const entry of this.#entries.values()) {
+      if (!entry.required || entry.latest || entry.busy || entry.failed.size === 0 || entry.name === name) continue;
+      let config: ModelConfig;
+      try {
+        config = this.#lifecycle.readConfig(entry).config;
+      } catch {
+        continue;
+      }
+      if (!(backendFor(config).dependsOn?.(config) ?? []).includes(name)) continue;
+      this.#log.info({ model: entry.name, dependency: name }, 'a model it is built from is served: loading it again');
+      entry.failed.clear();
+      void this.#lifecycle.sync(entry).catch(() => undefined);
+    }
+  }
+
+  #configOf(name: string): ModelConfig | undefined {
+    try {
+      let entry = this.#entries.get(name);
+      if (!entry) {
+        const dir = modelDir(this.root, name);
+        if (!dir) return undefined;
+        entry = new ModelEntry(name, dir); // a look at the disk only: not registered
+      }
+      return this.#lifecycle.readConfig(entry).config;
+    } catch {
+      return undefined;
+    }
+  }
+
   // --- control -------------------------------------------------------------------------------
 
   /** Rescans the repository (poll mode calls it periodically). */
@@ -253,8 +332,43 @@ export class ModelRepository {
     entry.onDemand = false;
     entry.failed.clear(); // an explicit load retries what failed
     if (configOverride) entry.override = configOverride;
+    // Only a model built from others waits here: any other starts loading at once (so a request that
+    // comes meanwhile waits for that load instead of finding nothing to wait for).
+    if (this.#declared(entry).length > 0) await this.#loadDeclared(entry, new Set([name]));
     await this.#lifecycle.sync(entry);
     await this.#loadDependencies(entry, new Set([name]));
+  }
+
+  /** The models a model's config says it is built from (an ensemble's steps). */
+  #declared(entry: ModelEntry): string[] {
+    try {
+      const config = this.#lifecycle.readConfig(entry).config;
+      return backendFor(config).dependsOn?.(config) ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Explicit mode: the models a config says a model is built from (an ensemble's steps) load before it,
+   * as Triton loads an ensemble's composing models. Failures are left to the model's own load to name.
+   */
+  async #loadDeclared(entry: ModelEntry, seen: Set<string>): Promise<void> {
+    for (const name of this.#declared(entry)) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      let dep: ModelEntry;
+      try {
+        dep = this.#entry(name);
+      } catch {
+        continue; // unknown: the ensemble's load names the step
+      }
+      await this.#loadDeclared(dep, seen);
+      if (dep.latest) continue;
+      dep.required = true;
+      dep.onDemand = false;
+      await this.#lifecycle.sync(dep).catch(() => undefined);
+    }
   }
 
   /** Explicit mode: what a loaded model sends requests to (a route's targets) loads with it. */
@@ -308,7 +422,11 @@ export class ModelRepository {
         if (!options.ready) out.push({ name, state: 'UNAVAILABLE', reason: entry?.loadError ?? 'unloaded' });
         continue;
       }
-      for (const [version, s] of [...entry.status].sort((a, b) => a[0] - b[0])) {
+      for (const [version, status] of [...entry.status].sort((a, b) => a[0] - b[0])) {
+        // A served version that cannot answer right now (a JavaScript model whose workers cannot
+        // start, an ensemble missing a step) is not READY, whatever its load said.
+        const unhealthy = status.state === 'READY' ? entry.instances.get(version)?.model.unhealthy?.() : undefined;
+        const s: VersionStatus = unhealthy !== undefined ? { state: 'UNAVAILABLE', reason: unhealthy } : status;
         if (options.ready && s.state !== 'READY') continue;
         out.push({ name, version: String(version), state: s.state, ...(s.reason ? { reason: s.reason } : {}) });
       }
@@ -338,7 +456,7 @@ export class ModelRepository {
     }
   }
 
-  /** True when every model that must be loaded serves at least one READY version (routes: and their primary). */
+  /** True when every model that must be loaded serves at least one READY version that can answer (routes: and their primary). */
   ready(): boolean {
     if (this.#closed) return false;
     for (const entry of this.#entries.values()) {
@@ -353,6 +471,7 @@ export class ModelRepository {
   }
 
   #readyWith(served: ServedVersion, depth: number): boolean {
+    if (served.model.unhealthy?.() !== undefined) return false; // loaded, but cannot answer now
     const other = served.model.readyWith;
     if (other === undefined) return true;
     if (depth > 8) return false; // a cycle slipped past the load checks (config overrides): never ready

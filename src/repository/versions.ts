@@ -16,8 +16,8 @@ export interface VersionOnDisk {
   virtual?: boolean;
 }
 
-/** The version directories of a model; with `modelFile`, only those holding that file. */
-export function versionsOnDisk(dir: string, modelFile: string | undefined): VersionOnDisk[] {
+/** The version directories of a model; with `modelFiles`, only those holding one of them (the first present wins). */
+export function versionsOnDisk(dir: string, modelFiles: readonly string[] | undefined): VersionOnDisk[] {
   const out: VersionOnDisk[] = [];
   let entries: string[];
   try {
@@ -35,7 +35,8 @@ export function versionsOnDisk(dir: string, modelFile: string | undefined): Vers
     } catch {
       continue;
     }
-    if (modelFile !== undefined && !files.includes(modelFile)) continue;
+    const modelFile = modelFiles?.find((f) => files.includes(f));
+    if (modelFiles !== undefined && modelFile === undefined) continue;
     // Weights may live in external-data files next to the model: they count for size and changes.
     let size = 0;
     const parts: string[] = [];

@@ -4,12 +4,13 @@ import type { EncodedReply } from '../cache/index.js';
 import type { InferenceWire, RequestContext } from '../inference/index.js';
 import { decodeInferRequest, parseInferenceHeaderLength, type DecodeModel, type DecodedInferRequest } from '../protocol/infer-request.js';
 import { encodeInferResponse, type EncodeResponseArgs } from '../protocol/infer-response.js';
+import type { DecodeLimits } from '../protocol/limits.js';
 
 export const HTTP_WIRE: InferenceWire = {
   format: 'v2-http',
   replyCacheable: true,
-  decode(ctx: RequestContext, model: DecodeModel): DecodedInferRequest {
-    return decodeInferRequest(ctx.payload, parseInferenceHeaderLength(ctx.variant), model);
+  decode(ctx: RequestContext, model: DecodeModel, limits: DecodeLimits): DecodedInferRequest {
+    return decodeInferRequest(ctx.payload, parseInferenceHeaderLength(ctx.variant), model, limits);
   },
   encode(_ctx: RequestContext, result: EncodeResponseArgs): EncodedReply {
     const encoded = encodeInferResponse(result);

@@ -1,8 +1,18 @@
 // node:http transport: the fallback when uWebSockets.js cannot load, and --http-engine node.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
+import { ERROR_STATUS, type ErrorKind } from '../protocol/errors.js';
 import { ClientAbort } from './client-abort.js';
-import { bodyTooLarge, waitFor, type IncomingRequest, type OutgoingResponse, type Transport, type TransportOptions } from './transport.js';
+import {
+  bodyBudgetSpent,
+  bodyTooLarge,
+  statusLine,
+  waitFor,
+  type IncomingRequest,
+  type OutgoingResponse,
+  type Transport,
+  type TransportOptions,
+} from './transport.js';
 
 export class NodeTransport implements Transport {
   readonly kind = 'node' as const;
@@ -14,15 +24,48 @@ export class NodeTransport implements Transport {
 
   constructor(options: TransportOptions) {
     this.#options = options;
-    this.#server = createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => this.#onRequest(req, res));
+    // Node's requestTimeout counts from the connection's first byte to the end of the body: the head's
+    // time plus the body's. Its checks run every connectionsCheckingInterval (30 s by default, which
+    // would let a slow client linger that much longer).
+    const { headerTimeoutMs, requestTimeoutMs } = options;
+    this.#server = createServer(
+      {
+        keepAlive: true,
+        headersTimeout: headerTimeoutMs,
+        requestTimeout: requestTimeoutMs > 0 ? headerTimeoutMs + requestTimeoutMs : 0,
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headerTimeoutMs / 4))),
+      },
+      (req, res) => this.#onRequest(req, res),
+    );
     this.#server.keepAliveTimeout = 65_000;
+    // Expect: 100-continue: a body that will be refused is refused before the client sends it.
+    this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const refusal = this.#refusalOf(req);
+      if (refusal) {
+        this.#send(res, refusal);
+        return;
+      }
+      res.writeContinue();
+      this.#onRequest(req, res);
+    });
     this.#server.on('connection', (socket: Socket) => {
       socket.setNoDelay(true);
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
-    this.#server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // A request node:http could not read: its deadline passed (408), its head was too large (431), or
+    // it was malformed (400). Answered as every error is, with a JSON body, then closed.
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const [kind, message]: [ErrorKind, string] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? ['REQUEST_TIMEOUT', `the request did not arrive within ${requestTimeoutMs > 0 ? headerTimeoutMs + requestTimeoutMs : headerTimeoutMs} ms`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? ['HEADERS_TOO_LARGE', 'the request head is too large']
+            : ['INVALID_ARGUMENT', 'malformed HTTP request'];
+      const status = ERROR_STATUS[kind].http;
+      const body = JSON.stringify({ error: message });
+      socket.end(`HTTP/1.1 ${statusLine(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
   }
 
@@ -58,34 +101,85 @@ export class NodeTransport implements Transport {
     for (const socket of this.#sockets) socket.destroy();
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const limit = this.#options.maxBodyBytes;
+  /** The answer to a request whose declared body cannot be taken (too large, or the budget is spent). */
+  #refusalOf(req: IncomingMessage): OutgoingResponse | undefined {
     const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) {
-      this.#send(res, bodyTooLarge(limit));
-      req.resume();
-      return;
-    }
+    if (declared > this.#options.maxBodyBytes) return bodyTooLarge(this.#options.maxBodyBytes);
+    if (declared > 0 && this.#options.budget.held + declared > this.#options.budget.limit) return bodyBudgetSpent(this.#options.budget.limit);
+    return undefined;
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const options = this.#options;
+    const limit = options.maxBodyBytes;
+    const budget = options.budget;
+    const declared = Number(req.headers['content-length'] ?? NaN);
     const controller = new ClientAbort();
+    let held = 0;
+    const giveBack = (): void => {
+      budget.give(held);
+      held = 0;
+    };
     res.once('close', () => {
+      giveBack();
       if (!res.writableFinished) controller.abort();
     });
+    // A refused body is still read (and discarded), within bounds, before the answer goes: closing on
+    // a client that is still uploading resets its connection before it reads the answer.
+    let refusal: OutgoingResponse | undefined;
+    let discarded = 0;
+    let lingerTimer: NodeJS.Timeout | undefined;
+    const answerRefusal = (): void => {
+      clearTimeout(lingerTimer);
+      this.#send(res, refusal!);
+    };
+    const refuse = (response: OutgoingResponse, remaining: number): void => {
+      refusal = response;
+      giveBack();
+      if (remaining > options.lingerBytes) {
+        answerRefusal();
+        return;
+      }
+      lingerTimer = setTimeout(answerRefusal, options.lingerTimeoutMs);
+      lingerTimer.unref();
+    };
+    if (declared > limit) refuse(bodyTooLarge(limit), declared);
+    else if (declared > 0) {
+      if (budget.take(declared)) held = declared;
+      else refuse(bodyBudgetSpent(budget.limit), declared);
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
     req.on('data', (chunk: Buffer) => {
-      if (refused) return;
+      if (refusal !== undefined) {
+        discarded += chunk.length;
+        if (discarded > options.lingerBytes) answerRefusal();
+        return;
+      }
       size += chunk.length;
       if (size > limit) {
-        refused = true;
-        this.#send(res, bodyTooLarge(limit));
+        chunks.length = 0;
+        refuse(bodyTooLarge(limit), 0);
         return;
+      }
+      if (!(declared >= 0)) {
+        // Chunked: the budget is taken as the bytes come.
+        if (!budget.take(chunk.length)) {
+          chunks.length = 0;
+          refuse(bodyBudgetSpent(budget.limit), 0);
+          return;
+        }
+        held += chunk.length;
       }
       chunks.push(chunk);
     });
     req.once('end', () => {
-      if (refused || controller.aborted) return;
-      const pad = this.#options.bodyPad?.(req.headers as Record<string, string>) ?? 0;
+      if (refusal !== undefined) {
+        answerRefusal();
+        return;
+      }
+      if (controller.aborted) return;
+      const pad = options.bodyPad?.(req.headers as Record<string, string>) ?? 0;
       let body: Buffer;
       if (pad === 0) {
         body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
@@ -104,7 +198,7 @@ export class NodeTransport implements Transport {
       };
       this.#writing++; // until the response is handed over (then #send counts it until flushed)
       Promise.resolve()
-        .then(() => this.#options.handler(request, controller))
+        .then(() => options.handler(request, controller))
         .then(
           (response) => {
             if (!controller.aborted) this.#send(res, response);
@@ -113,7 +207,10 @@ export class NodeTransport implements Transport {
             if (!controller.aborted) this.#send(res, { status: 500, body: '{"error":"internal error"}' });
           },
         )
-        .finally(() => this.#writing--);
+        .finally(() => {
+          giveBack();
+          this.#writing--;
+        });
     });
     req.once('error', () => controller.abort());
   }

@@ -8,8 +8,18 @@ import { acceptedEncoding, COMPRESS_MIN_BYTES, encodeBody } from './compression.
 import { errorResponse, type ServerLogger } from './error-response.js';
 import { NodeTransport } from './node-transport.js';
 import { matchRoute, type RouteMatch } from './routes.js';
-import { toBuffer, waitFor, type IncomingRequest, type OutgoingResponse, type Transport, type TransportOptions } from './transport.js';
-import { loadUws, UwsTransport } from './uws-transport.js';
+import { BodyBudget } from './body-budget.js';
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  toBuffer,
+  waitFor,
+  type IncomingRequest,
+  type OutgoingResponse,
+  type Transport,
+  type TransportLimits,
+  type TransportOptions,
+} from './transport.js';
+import { loadUws, UWS_HEADER_TIMEOUT_MS, UwsTransport } from './uws-transport.js';
 
 export type { ServerLogger };
 
@@ -40,6 +50,10 @@ export interface ServerOptions {
    * requests they do not serve themselves to the main thread this way.
    */
   intercept?: ((req: IncomingRequest, signal: ClientAbort) => Promise<OutgoingResponse> | undefined) | undefined;
+  /** Timeouts and lingering (defaults: DEFAULT_TRANSPORT_LIMITS). */
+  limits?: Partial<Omit<TransportLimits, 'maxBodyBytes'>> | undefined;
+  /** Request bodies held at once across connections (shared with gRPC and, per process, every HTTP thread's own); unbounded when absent. */
+  budget?: BodyBudget | undefined;
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
@@ -54,11 +68,14 @@ export function bodyPad(header: string | undefined): number {
 }
 
 /** The transport settings of a front, without its handler: what every HTTP thread's transport shares. */
-export function transportSettings(options: Pick<ServerOptions, 'host' | 'port' | 'maxBodyBytes'>): Omit<TransportOptions, 'handler'> {
+export function transportSettings(options: Pick<ServerOptions, 'host' | 'port' | 'maxBodyBytes' | 'limits' | 'budget'>): Omit<TransportOptions, 'handler'> {
   return {
+    ...DEFAULT_TRANSPORT_LIMITS,
+    ...options.limits,
     host: options.host,
     port: options.port,
     maxBodyBytes: options.maxBodyBytes,
+    budget: options.budget ?? new BodyBudget(Infinity),
     bodyPad: (headers: Record<string, string>) => bodyPad(headers['inference-header-content-length']),
   };
 }
@@ -107,6 +124,12 @@ export class HttpFront {
     };
     this.#transport = this.#createTransport(transportOptions);
     this.port = await this.#transport.listen();
+    if (this.#transport.kind === 'uws' && transportOptions.headerTimeoutMs !== UWS_HEADER_TIMEOUT_MS) {
+      this.#log.warn(
+        { httpHeaderTimeoutMs: transportOptions.headerTimeoutMs, uwsHeaderTimeoutMs: UWS_HEADER_TIMEOUT_MS },
+        'uWebSockets.js has its own fixed request-head timeout; --http-header-timeout applies to --http-engine node only',
+      );
+    }
     return this.port;
   }
 

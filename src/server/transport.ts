@@ -1,6 +1,8 @@
 // The HTTP transport interface. The protocol and handlers are shared; a transport only moves bytes:
 // uWebSockets.js (fast path) or node:http (fallback, and --http-engine node).
 import { STATUS_CODES } from 'node:http';
+import { ERROR_STATUS, errorBody } from '../protocol/errors.js';
+import type { BodyBudget } from './body-budget.js';
 import type { ClientAbort } from './client-abort.js';
 
 /** Resolves when `count()` reaches 0 or after `timeoutMs`. */
@@ -35,11 +37,35 @@ export interface OutgoingResponse {
 /** Handles one request; `signal` aborts when the client goes away. */
 export type RequestHandler = (req: IncomingRequest, signal: ClientAbort) => Promise<OutgoingResponse> | OutgoingResponse;
 
-export interface TransportOptions {
-  host: string;
-  port: number;
+/** What a connection may cost the server, and how long it may take: the defaults of the CLI flags. */
+export interface TransportLimits {
   /** Bodies larger than this are refused with 413 before they are buffered. */
   maxBodyBytes: number;
+  /** A connection must send its request head within this (node:http; uWS has its own fixed 10 s). */
+  headerTimeoutMs: number;
+  /** A request's body must arrive within this once its head has (0: no limit). */
+  requestTimeoutMs: number;
+  /**
+   * A refused upload (413, or 503 when the body budget is spent) is read and discarded for up to this
+   * long and this many bytes before the answer is sent and the connection closed: a client still
+   * uploading would otherwise get a reset (EPIPE) instead of the answer (nginx's lingering close).
+   */
+  lingerTimeoutMs: number;
+  lingerBytes: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS = Object.freeze({
+  headerTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  lingerTimeoutMs: 5_000,
+  lingerBytes: 64 * 1024 * 1024,
+});
+
+export interface TransportOptions extends TransportLimits {
+  host: string;
+  port: number;
+  /** Request bodies held at once, all connections together (shared with the gRPC front). */
+  budget: BodyBudget;
   handler: RequestHandler;
   /**
    * Spare bytes to leave before the body, decided from the headers: the body is received at that
@@ -65,11 +91,33 @@ export function statusLine(status: number): string {
   return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
 }
 
+const JSON_TYPE = 'application/json';
+
 export function bodyTooLarge(limit: number): OutgoingResponse {
   return {
-    status: 413,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ error: `request body exceeds the limit of ${limit} bytes` }),
+    status: ERROR_STATUS.PAYLOAD_TOO_LARGE.http,
+    headers: { 'content-type': JSON_TYPE },
+    body: errorBody(`request body exceeds the limit of ${limit} bytes`),
+    close: true,
+  };
+}
+
+/** The refusal of a body while the server holds --max-inflight-body-bytes of them already. */
+export function bodyBudgetSpent(limit: number): OutgoingResponse {
+  return {
+    status: ERROR_STATUS.OVERLOADED.http,
+    headers: { 'content-type': JSON_TYPE, 'retry-after': '1' },
+    body: errorBody(`the server holds ${limit} bytes of request bodies already (--max-inflight-body-bytes); retry later`),
+    close: true,
+  };
+}
+
+/** A body that did not arrive within --http-request-timeout. */
+export function bodyTimedOut(timeoutMs: number): OutgoingResponse {
+  return {
+    status: ERROR_STATUS.REQUEST_TIMEOUT.http,
+    headers: { 'content-type': JSON_TYPE },
+    body: errorBody(`the request body did not arrive within ${timeoutMs} ms`),
     close: true,
   };
 }

@@ -1,10 +1,11 @@
 // uWebSockets.js transport (through @trufflesuite/uws-js-unofficial, which loads on Node 20 and
-// glibc 2.36). The habits that matter: copy headers before any await (a uWS request lives only in
+// glibc 2.36; see uws-load.ts for where it does not). The habits that matter: copy headers before any await (a uWS request lives only in
 // the handler), attach onAborted before the first await, pre-size the body buffer from
 // Content-Length, and cork the response writes into one syscall.
-import { createRequire } from 'node:module';
 import { ClientAbort } from './client-abort.js';
 import {
+  bodyBudgetSpent,
+  bodyTimedOut,
   bodyTooLarge,
   statusLine,
   toBuffer,
@@ -14,6 +15,9 @@ import {
   type Transport,
   type TransportOptions,
 } from './transport.js';
+import { loadUws } from './uws-load.js';
+
+export { loadUws };
 
 // The subset of the uWS API used here.
 interface UwsResponse {
@@ -40,26 +44,32 @@ interface UwsApp {
   listen(host: string, port: number, cb: (socket: unknown) => void): UwsApp;
   close?(): void;
 }
-interface Uws {
+export interface Uws {
   App(options?: object): UwsApp;
   us_listen_socket_close(socket: unknown): void;
   us_socket_local_port(socket: unknown): number;
-}
-
-/** Loads uWS, or explains why it cannot. */
-export function loadUws(): Uws {
-  const require = createRequire(import.meta.url);
-  return require('@trufflesuite/uws-js-unofficial') as Uws;
 }
 
 interface Pending {
   aborted: boolean;
   res: UwsResponse;
   head: boolean;
+  /** Bytes of the body budget this request holds (given back when it is answered or aborted). */
+  held: number;
+  /** While its body is arriving (or a refused upload lingers): when that must end, and what to answer then. */
+  deadline: number;
+  onExpiry: OutgoingResponse | undefined;
 }
 
 /** Bodies declared larger than this are not pre-allocated in full before their bytes arrive. */
 const MAX_PREALLOCATION = 1 << 20;
+
+/**
+ * uWS's own slow-client rules (its HttpContext.h): a connection must complete its request head within
+ * 10 s of opening (or of its last answer), and a body must arrive at 16 KB/s at least; neither can be
+ * changed from JS. This transport adds the whole-body deadline (--http-request-timeout) and lingering.
+ */
+export const UWS_HEADER_TIMEOUT_MS = 10_000;
 
 export class UwsTransport implements Transport {
   readonly kind = 'uws' as const;
@@ -70,11 +80,28 @@ export class UwsTransport implements Transport {
   readonly #open = new Set<Pending>();
   /** Responses whose bytes are still being written (backpressure). */
   readonly #writing = new Set<Pending>();
+  /** Requests whose body is arriving, or whose refused upload lingers: checked by the sweep. */
+  readonly #timed = new Set<Pending>();
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(options: TransportOptions, uws: Uws = loadUws()) {
     this.#uws = uws;
     this.#options = options;
     this.#app = uws.App().any('/*', (res, req) => this.#onRequest(res, req));
+  }
+
+  /** One timer for every request's body deadline (uWS has none of its own): coarse, cheap per request. */
+  #startSweep(): void {
+    const { requestTimeoutMs, lingerTimeoutMs } = this.#options;
+    const finest = Math.min(requestTimeoutMs > 0 ? requestTimeoutMs : Infinity, lingerTimeoutMs);
+    const every = Math.max(10, Math.min(1000, Math.floor(finest / 4)));
+    this.#sweep = setInterval(() => {
+      const now = performance.now();
+      for (const p of this.#timed) {
+        if (p.deadline <= now) this.#refuse(p, p.onExpiry!);
+      }
+    }, every);
+    this.#sweep.unref();
   }
 
   listen(): Promise<number> {
@@ -85,6 +112,7 @@ export class UwsTransport implements Transport {
           return;
         }
         this.#listenSocket = socket;
+        this.#startSweep();
         resolve(this.#uws.us_socket_local_port(socket));
       });
     });
@@ -102,6 +130,8 @@ export class UwsTransport implements Transport {
     // Requests whose response is on its way (#open) and responses still being written (#writing).
     await waitFor(() => this.#open.size + this.#writing.size, timeoutMs);
     for (const p of this.#open) if (!p.aborted) p.res.close();
+    for (const p of this.#timed) if (!p.aborted) p.res.close();
+    clearInterval(this.#sweep);
     this.#app.close?.();
   }
 
@@ -117,52 +147,106 @@ export class UwsTransport implements Transport {
       headers,
       body: EMPTY,
     };
-    const pending: Pending = { aborted: false, res, head: request.method === 'HEAD' };
+    const pending: Pending = { aborted: false, res, head: request.method === 'HEAD', held: 0, deadline: 0, onExpiry: undefined };
     const controller = new ClientAbort();
     res.onAborted(() => {
       pending.aborted = true;
       this.#open.delete(pending);
       this.#writing.delete(pending);
+      this.#timed.delete(pending);
+      this.#giveBack(pending);
       controller.abort();
     });
-    const limit = this.#options.maxBodyBytes;
+    const options = this.#options;
+    const limit = options.maxBodyBytes;
     const lengthHeader = headers['content-length'];
     const declared = lengthHeader === undefined ? -1 : Number(lengthHeader);
-    if (declared > limit) {
-      this.#refuse(pending, bodyTooLarge(limit));
-      return;
-    }
     const hasBody = declared > 0 || (declared < 0 && headers['transfer-encoding'] !== undefined);
     if (!hasBody) {
       this.#dispatch(pending, request, controller);
       return;
     }
-    // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
-    // callback returns, so they are always copied.
-    const pad = this.#options.bodyPad?.(headers) ?? 0;
-    let body = Buffer.allocUnsafe(pad + (declared > 0 ? Math.min(declared, MAX_PREALLOCATION) : 16 * 1024));
-    let used = pad;
-    let refused = false;
-    res.onData((chunk, isLast) => {
-      if (refused) return;
-      const bytes = new Uint8Array(chunk);
-      if (used - pad + bytes.length > limit) {
-        refused = true;
-        this.#refuse(pending, bodyTooLarge(limit));
+    // A body that will be refused is still read (and discarded), within bounds, before the answer goes:
+    // closing on a client that is still uploading resets its connection before it reads the answer.
+    let lingering: OutgoingResponse | undefined;
+    let discarded = 0;
+    const linger = (response: OutgoingResponse, remaining: number): void => {
+      // One with more to send than we would read is cut at once. (uWS answers Expect: 100-continue
+      // itself before the handler runs, so such a client is uploading too.)
+      if (remaining > options.lingerBytes) {
+        this.#refuse(pending, response);
         return;
       }
-      if (used + bytes.length > body.length) {
-        const grown = Buffer.allocUnsafe(Math.max(body.length * 2, used + bytes.length));
+      lingering = response;
+      this.#giveBack(pending);
+      this.#expireAt(pending, options.lingerTimeoutMs, response);
+    };
+    if (declared > limit) {
+      linger(bodyTooLarge(limit), declared);
+    } else if (declared > 0) {
+      if (options.budget.take(declared)) pending.held = declared;
+      else linger(bodyBudgetSpent(options.budget.limit), declared);
+    }
+    if (lingering === undefined && !pending.aborted && options.requestTimeoutMs > 0) {
+      this.#expireAt(pending, options.requestTimeoutMs, bodyTimedOut(options.requestTimeoutMs));
+    }
+    if (pending.aborted) return;
+    // Pre-size from Content-Length; grow only for chunked bodies. Chunks are neutered after the
+    // callback returns, so they are always copied.
+    const pad = options.bodyPad?.(headers) ?? 0;
+    let body = lingering ? EMPTY : Buffer.allocUnsafe(pad + (declared > 0 ? Math.min(declared, MAX_PREALLOCATION) : 16 * 1024));
+    let used = pad;
+    res.onData((chunk, isLast) => {
+      if (pending.aborted) return;
+      const length = chunk.byteLength;
+      if (lingering !== undefined) {
+        discarded += length;
+        if (isLast || discarded > options.lingerBytes) this.#refuse(pending, lingering);
+        return;
+      }
+      if (used - pad + length > limit) {
+        body = EMPTY;
+        linger(bodyTooLarge(limit), declared > 0 ? declared - (used - pad) : 0);
+        if (lingering !== undefined && isLast) this.#refuse(pending, lingering);
+        return;
+      }
+      if (declared < 0) {
+        // Chunked: the budget is taken as the bytes come.
+        if (!options.budget.take(length)) {
+          body = EMPTY;
+          linger(bodyBudgetSpent(options.budget.limit), 0);
+          if (lingering !== undefined && isLast) this.#refuse(pending, lingering);
+          return;
+        }
+        pending.held += length;
+      }
+      if (used + length > body.length) {
+        const grown = Buffer.allocUnsafe(Math.max(body.length * 2, used + length));
         body.copy(grown, 0, 0, used);
         body = grown;
       }
-      body.set(bytes, used);
-      used += bytes.length;
+      body.set(new Uint8Array(chunk), used);
+      used += length;
       if (isLast) {
+        this.#timed.delete(pending);
         request.body = pad === 0 && used === body.length ? body : body.subarray(pad, used);
         this.#dispatch(pending, request, controller);
       }
     });
+  }
+
+  /** Tracks a request for the sweep: at `ms` from now it is answered with `response` and closed. */
+  #expireAt(pending: Pending, ms: number, response: OutgoingResponse): void {
+    pending.deadline = performance.now() + ms;
+    pending.onExpiry = response;
+    this.#timed.add(pending);
+  }
+
+  #giveBack(pending: Pending): void {
+    if (pending.held > 0) {
+      this.#options.budget.give(pending.held);
+      pending.held = 0;
+    }
   }
 
   #dispatch(pending: Pending, request: IncomingRequest, signal: ClientAbort): void {
@@ -185,6 +269,7 @@ export class UwsTransport implements Transport {
 
   #respond(pending: Pending, response: OutgoingResponse): void {
     this.#open.delete(pending);
+    this.#giveBack(pending);
     if (pending.aborted) return;
     const res = pending.res;
     // A body in pieces (a binary reply: JSON header, then each tensor) is streamed as it is, not joined.
@@ -199,16 +284,21 @@ export class UwsTransport implements Transport {
       // tracked response is fully written (close()), so no response is cut.
       if (response.close) res.writeHeader('connection', 'close');
       if (pending.head) {
-        res.endWithoutBody(total);
+        // endWithoutBody(n) leaves this uWS's response pending (it waits for n bytes), so the next
+        // request on the connection would be refused with a reset: write the length ourselves.
+        res.writeHeader('content-length', String(total));
+        res.endWithoutBody();
       } else {
         this.#write(pending, chunks, total);
       }
     });
   }
 
-  /** Answers without reading the request body, and closes the connection after the answer. */
+  /** Answers without reading (the rest of) the request body, and closes the connection after the answer. */
   #refuse(pending: Pending, response: OutgoingResponse): void {
     this.#open.delete(pending);
+    this.#timed.delete(pending);
+    this.#giveBack(pending);
     if (pending.aborted) return;
     pending.aborted = true;
     const res = pending.res;

@@ -5,6 +5,8 @@ import { RequestContext } from '../inference/index.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { traceHeaders } from '../tracing/traceparent.js';
 import type { RoutingControl } from '../routing/control.js';
+import { checkJsonBounds } from '../protocol/json-scan.js';
+import { DEFAULT_DECODE_LIMITS } from '../protocol/limits.js';
 import type { ClientAbort } from './client-abort.js';
 import { HTTP_WIRE } from './http-wire.js';
 import type { RouteMatch } from './routes.js';
@@ -29,6 +31,7 @@ export interface HandlerContext {
 
 function parseBody(body: Buffer): Record<string, unknown> {
   if (body.length === 0) return {};
+  checkJsonBounds(body, 0, body.length, DEFAULT_DECODE_LIMITS);
   try {
     const value: unknown = JSON.parse(body.toString('utf8'));
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('expected a JSON object');

@@ -67,7 +67,7 @@ export async function startCacheServer(
   options: Partial<ServeOptions> & { modelRepository: string },
   log?: LogSink,
 ): Promise<CacheTestServer> {
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', shutdownTimeout: 5, ...options });
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', shutdownTimeout: 5, defaultRequestTimeout: 0, ...options });
   const logger = log
     ? pino({ level: 'info' }, { write: (s: string) => void log.lines.push(JSON.parse(s) as Record<string, unknown>) })
     : undefined;

@@ -22,7 +22,8 @@ export async function serveGrpc(options: Partial<ServeOptions> & { modelReposito
   // Another process may take the port between freePort() and listen(): try another.
   for (let attempt = 1; running === undefined; attempt++) {
     const grpcPort = await freePort();
-    const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort, httpEngine: 'node', logLevel: 'silent', shutdownTimeout: 10, ...options });
+    // Without the default admission deadline, as the HTTP helper (queues of slow models on purpose).
+    const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort, httpEngine: 'node', logLevel: 'silent', shutdownTimeout: 10, defaultRequestTimeout: 0, ...options });
     try {
       running = await startServer(parsed);
     } catch (err) {

@@ -10,12 +10,19 @@ import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import type { Model } from '../../src/engine/index.js';
 import { ElemType, GraphBuilder } from '../../src/onnx/builder.js';
 import { slowBatchModel } from '../../src/onnx/models.js';
+import { uwsStatus } from '../../src/server/uws-load.js';
 import { SLOW_SIZE, until } from './fixtures.js';
 import { expect } from 'vitest';
 
 export type HttpEngine = 'uws' | 'node';
-/** For describe.each: every test file runs against both transports. */
-export const ENGINES: HttpEngine[] = ['uws', 'node'];
+/**
+ * For describe.each: every test file runs against both transports, or against node:http alone on a
+ * Node whose ABI uWebSockets.js ships no binary for (test/http-uws-load.test.ts pins that reason).
+ */
+export const ENGINES: HttpEngine[] = uwsStatus().ok ? ['uws', 'node'] : ['node'];
+
+/** The transport a server gets when the test is not about transports: uWS where it loads. */
+export const DEFAULT_ENGINE: HttpEngine = ENGINES[0]!;
 
 // ---------------------------------------------------------------------------------------------
 // Repository
@@ -56,8 +63,10 @@ export async function serve(
   options: Partial<Omit<ServeOptions, 'httpEngine'>> & { modelRepository: string },
 ): Promise<TestServer> {
   // uWS servers run with two HTTP threads unless a test says otherwise (whatever the machine's cores):
-  // every HTTP test then also checks that the threads behave as one server.
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', httpThreads: engine === 'uws' ? 2 : 1, ...options, httpEngine: engine });
+  // every HTTP test then also checks that the threads behave as one server. Tests of queueing, batching
+  // and draining hold requests in slow models' queues on purpose: they run without the server's default
+  // admission deadline (test/http-admission.test.ts pins that default).
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', defaultRequestTimeout: 0, httpThreads: engine === 'uws' ? 2 : 1, ...options, httpEngine: engine });
   const running = await startServer(parsed);
   expect(running.server.transportKind).toBe(engine);
   let stopped: Promise<boolean> | undefined;

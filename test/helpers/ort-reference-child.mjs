@@ -8,6 +8,11 @@
 
 import { createRequire } from 'node:module';
 
+// Node 24 has Float16Array; onnxruntime-common then wraps float16 data in one, which
+// onnxruntime-node 1.30's native binding cannot read through Node-API (it sees 0 bytes). The
+// reference passes raw half bits as Uint16Array, as on Node 20/22: hide Float16Array from it.
+delete globalThis.Float16Array;
+
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
 

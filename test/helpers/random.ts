@@ -1,16 +1,9 @@
 // Seeded random streams for statistical tests: every test states its seed, so a failure reproduces.
 
-/** mulberry32: a small 32-bit generator, uniform in [0, 1). */
-export function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../src/onnx/sample-data.js';
+
+/** mulberry32: a small 32-bit generator, uniform in [0, 1) (src/onnx/sample-data.ts). */
+export const uniform = seededRandom;
 
 /** Standard normal draws (Box–Muller over uniform(seed)). */
 export function normal(seed: number, mean = 0, sd = 1): () => number {

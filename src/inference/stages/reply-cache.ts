@@ -23,7 +23,7 @@ export class ReplyCacheStage implements Stage {
     const key = this.#cache.replyKey({
       model: target.name,
       version: target.versionLabel,
-      contentHash: target.contentHash,
+      contentHash: target.model.cacheIdentity?.() ?? target.contentHash,
       headerLength: routing === undefined ? `${ctx.wire.format}\0${ctx.variant ?? ''}` : `${ctx.wire.format}\0${ctx.variant ?? ''}\0${routing.route}`,
       body: ctx.payload,
     });

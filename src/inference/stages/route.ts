@@ -18,13 +18,17 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { RequestContext } from '../context.js';
 import type { Stage } from '../stage.js';
 import { decodeRequest } from './decode.js';
+import type { DecodeLimits } from '../../protocol/limits.js';
 
 export class RouteStage implements Stage {
   readonly name = 'route';
   readonly #repository: ModelRepository;
 
-  constructor(repository: ModelRepository) {
+  readonly #limits: DecodeLimits;
+
+  constructor(repository: ModelRepository, limits: DecodeLimits) {
     this.#repository = repository;
+    this.#limits = limits;
   }
 
   run(ctx: RequestContext): void | Promise<void> {
@@ -35,7 +39,7 @@ export class RouteStage implements Stage {
 
   #route(ctx: RequestContext, routeServed: ServedVersion, route: RouteServable, depth: number): void | Promise<void> {
     const runtime = route.runtime;
-    if (runtime.needsDecoded && ctx.decoded === undefined) decodeRequest(ctx, route.metadata);
+    if (runtime.needsDecoded && ctx.decoded === undefined) decodeRequest(ctx, route.metadata, this.#limits);
     const d = runtime.pick(ctx);
     if (ctx.routing !== undefined) (ctx.outerRouting ??= []).push(ctx.routing);
     ctx.routing = d;
@@ -67,7 +71,7 @@ export class RouteStage implements Stage {
   /** The chosen target cannot be leased: the route's fallback chain answers at execute, else the error does. */
   #unavailable(ctx: RequestContext, routeServed: ServedVersion, route: RouteServable, d: Decision, err: unknown): void {
     if (d.fallback === undefined) throw err; // ctx.target is still the route: the resolve stage releases it
-    if (ctx.decoded === undefined) decodeRequest(ctx, route.metadata);
+    if (ctx.decoded === undefined) decodeRequest(ctx, route.metadata, this.#limits);
     this.#repository.release(routeServed);
     ctx.target = undefined;
   }

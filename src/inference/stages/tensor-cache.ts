@@ -27,14 +27,14 @@ export class TensorCacheStage implements Stage {
     const key = this.#cache.key({
       model: target.name,
       version: target.versionLabel,
-      contentHash: target.contentHash,
+      contentHash: target.model.cacheIdentity?.() ?? target.contentHash,
       inputs: decoded.inputs,
       outputs: options.outputs,
     });
     // Identical concurrent requests share one computation, so it carries no one's cancellation or
     // deadline (one client's disconnect must not fail the others); each request's own timeout bounds
     // its own wait instead.
-    const shared = { outputs: options.outputs, priority: options.priority, timings: ctx };
+    const shared = { outputs: options.outputs, priority: options.priority, timings: ctx, trace: options.trace, chain: options.chain, waiter: options.waiter, parameters: options.parameters, id: options.id, donateInputs: true };
     const compute = () => execute(ctx, shared).then(() => ctx.outputs!);
     const result = this.#cache.getOrCompute(key, target.name, target.config.response_cache?.ttl_s, compute, target.key).then((r) => {
       ctx.outputs = r.outputs;

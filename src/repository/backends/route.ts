@@ -20,6 +20,8 @@ export class RouteServable implements Servable {
   readonly runtime: RouteRuntime;
   readonly readyWith: { model: string; version: number | undefined };
   readonly dependencies: readonly string[];
+  /** Routing happens in the inference stages: callers inside the server go through them. */
+  readonly throughService = true;
   #accepting = true;
   readonly #routing: RoutingRuntime;
   readonly #peers: RepositoryPeers;

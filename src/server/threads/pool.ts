@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ThreadMetricsSnapshot, ThreadMetricsSource } from '../../metrics/index.js';
-import type { ModelRepository } from '../../repository/index.js';
+import type { ModelRepository, ServedVersion } from '../../repository/index.js';
 import type { TraceControl } from '../../tracing/control.js';
 import { ClientAbort } from '../client-abort.js';
 import type { ServerLogger } from '../error-response.js';
@@ -28,6 +28,8 @@ export interface HttpThreadPoolOptions {
   front: HttpFront;
   repository: ModelRepository;
   tracing: TraceControl | undefined;
+  /** The shared memory of a version's admission counts (the main thread's AdmissionStage). */
+  admission: (served: ServedVersion) => SharedArrayBuffer;
   logger: ServerLogger;
 }
 
@@ -60,7 +62,7 @@ export class HttpThreadPool implements ThreadMetricsSource {
   private constructor(options: HttpThreadPoolOptions) {
     this.#options = options;
     this.#log = options.logger;
-    this.#publisher = new Publisher(options.repository, options.tracing);
+    this.#publisher = new Publisher(options.repository, options.tracing, options.admission);
     options.tracing?.onChange(() => this.publish());
   }
 

@@ -3,7 +3,10 @@
 // tracing, monitors, metrics exposition, control plane); a worker serves the plain models itself
 // (ONNX versions without a response cache, monitoring or tracing) through the shared native models,
 // and hands every other request to the main thread whole.
+import type { AdmissionOptions } from '../../inference/admission.js';
+import type { DecodeLimits } from '../../protocol/limits.js';
 import type { ModelConfig } from '../../repository/index.js';
+import type { TransportLimits } from '../transport.js';
 import type { ThreadMetricsSnapshot } from '../../metrics/index.js';
 
 /** What a worker needs to start. */
@@ -18,6 +21,17 @@ export interface WorkerSetup {
   eventLoopSpinMicroseconds: number;
   /** Bounds of the per-model latency histogram (seconds). */
   latencyBuckets: number[];
+  /** The transport's timeouts and lingering (the main thread's). */
+  transportLimits: Omit<TransportLimits, 'maxBodyBytes'>;
+  /** The process's body budget: its limit and the shared count (body-budget.ts). */
+  bodyBudget: { limit: number; memory: SharedArrayBuffer };
+  /** What one request may make the server hold (the main thread's). */
+  decodeLimits: DecodeLimits;
+  /**
+   * Admission (the main thread's settings); each copy's counts are shared by every thread
+   * (PublishedVersion.admission).
+   */
+  admission: AdmissionOptions;
   /** The module to run under tsx when the server runs from TypeScript sources (tests); absent from dist/. */
   tsEntry?: string | undefined;
 }
@@ -37,6 +51,8 @@ export interface PublishedVersion {
   effectiveConfig: Record<string, unknown>;
   contentHash: string;
   sizeBytes: number;
+  /** The copy's admission counts, shared with the main thread (src/inference/admission.ts). */
+  admission: SharedArrayBuffer;
 }
 
 export interface WireRequest {

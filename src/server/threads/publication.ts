@@ -22,14 +22,17 @@ export function servesOnWorkers(served: ServedVersion, tracing: TraceControl | u
 export class Publisher {
   readonly #repository: ModelRepository;
   readonly #tracing: TraceControl | undefined;
+  readonly #admission: (served: ServedVersion) => SharedArrayBuffer;
   readonly #published = new Map<number, Publication>();
   /** Dropped from the table at an epoch, awaiting the workers' releases: key `generation:epoch`. */
   readonly #dropped = new Map<string, Publication>();
   #epoch = 0;
 
-  constructor(repository: ModelRepository, tracing: TraceControl | undefined) {
+  /** `admission`: the shared memory of a version's admission counts (the main thread's AdmissionStage). */
+  constructor(repository: ModelRepository, tracing: TraceControl | undefined, admission: (served: ServedVersion) => SharedArrayBuffer) {
     this.#repository = repository;
     this.#tracing = tracing;
+    this.#admission = admission;
   }
 
   /**
@@ -72,6 +75,7 @@ export class Publisher {
         effectiveConfig: s.effectiveConfig,
         contentHash: s.contentHash,
         sizeBytes: s.sizeBytes,
+        admission: this.#admission(s),
       });
     }
     // The latest served version of each model, when the workers serve it (else requests naming no

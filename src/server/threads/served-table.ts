@@ -11,6 +11,8 @@ import type { PublishedVersion, ToWorker } from './protocol.js';
 
 interface Held {
   readonly served: ServedVersion;
+  /** Its admission counts, shared with the main thread. */
+  readonly admission: SharedArrayBuffer;
   /** Requests of this thread holding it now. */
   leases: number;
   /** The epoch of the table that dropped it (0 while it is served). */
@@ -47,6 +49,11 @@ export class ServedTable implements Leases {
     return held.served;
   }
 
+  /** The admission counts of a version this thread serves (shared with the main thread). */
+  admissionMemory(served: ServedVersion): SharedArrayBuffer | undefined {
+    return this.#held.get(served)?.admission;
+  }
+
   release(served: ServedVersion): void {
     const held = this.#held.get(served);
     if (held === undefined) return;
@@ -72,7 +79,7 @@ export class ServedTable implements Leases {
         this.#released(v.generation, table.epoch);
         continue;
       }
-      const held: Held = { served: served(v, model), leases: 0, droppedAt: 0 };
+      const held: Held = { served: served(v, model), admission: v.admission, leases: 0, droppedAt: 0 };
       this.#served.set(v.generation, held);
       this.#held.set(held.served, held);
     }

@@ -11,7 +11,9 @@ import { DecodeStage } from '../../inference/stages/decode.js';
 import { EncodeStage } from '../../inference/stages/encode.js';
 import { ExecuteStage } from '../../inference/stages/execute.js';
 import { LatencyStage } from '../../inference/stages/latency.js';
+import { AdmissionStage } from '../../inference/stages/admission.js';
 import { ResolveStage } from '../../inference/stages/resolve.js';
+import { BodyBudget } from '../body-budget.js';
 import { HttpFront } from '../server.js';
 import { waitFor } from '../transport.js';
 import { Forwarder } from './forwarder.js';
@@ -29,7 +31,15 @@ const engine = Engine.create({ eventLoopSpinMicroseconds: setup.eventLoopSpinMic
 let epoch = 0;
 const table = new ServedTable(engine, (generation, at) => post({ type: 'released', generation, epoch: at }));
 const metrics = new WorkerMetrics(setup.thread, setup.latencyBuckets);
-const service = InferenceService.of([new LatencyStage(metrics), new ResolveStage(table), new DecodeStage(), new ExecuteStage(), new EncodeStage()]);
+// The main thread's stages for a plain model (no trace, route, monitor or cache: those go to it).
+const service = InferenceService.of([
+  new LatencyStage(metrics),
+  new ResolveStage(table),
+  new DecodeStage(setup.decodeLimits),
+  new AdmissionStage(setup.admission, (target) => table.admissionMemory(target)),
+  new ExecuteStage(),
+  new EncodeStage(),
+]);
 const router = new WorkerRouter(service, table, setup.maxBodyBytes, logger);
 const forwarder = new Forwarder(port);
 const front = new HttpFront({
@@ -40,6 +50,8 @@ const front = new HttpFront({
   port: setup.port,
   httpEngine: 'uws',
   maxBodyBytes: setup.maxBodyBytes,
+  limits: setup.transportLimits,
+  budget: new BodyBudget(setup.bodyBudget.limit, setup.bodyBudget.memory),
   intercept: (req, signal) => (router.serves(req) ? undefined : forwarder.forward(req, signal)),
 });
 
