@@ -1,18 +1,23 @@
-// npm run bench:cache — the response cache over HTTP on the MLP at 64 connections (wrk, separate
-// process): 90 % of requests over 100 hot inputs and 10 % unique, with the cache off, L1 only and
-// L1 + Redis; plus an all-hits run against the uWS ceiling (bench/baseline/uws-ceiling.mjs) with the
-// same body. Prints a table and writes bench/results/cache.json.
+// npm run bench:cache — the response cache over HTTP on the MLP (wrk, separate process), systems
+// interleaved over rounds (median and min–max): 90 % of requests over 100 hot inputs and 10 % unique,
+// with the cache off, L1 only and L1 + Redis; and an all-hits load against L1 and against the uWS echo
+// (bench/baseline/uws-echo.mjs, no model) with the same body. Servers run with one HTTP thread and stay
+// up across rounds (the cache is warm after the first). Env: BENCH_SECONDS (8), BENCH_ROUNDS (5),
+// BENCH_CONNECTIONS (64), BENCH_INTRA_THREADS (1). Prints tables and writes bench/results/cache.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
-import { BENCH_DIR, machine, ROOT, table, writeResults } from './common.js';
-import { checkWrk, runWrk, stop, waitReady, type WrkResult } from './wrk.js';
+import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
+import { machineRecorder } from './lib/machine.js';
+import { interleave, spreadText } from './lib/rounds.js';
+import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '64').split(',').map(Number);
 const THREADS = process.env.BENCH_INTRA_THREADS ?? '1';
 
 // 100 hot bodies, built the same way in Lua and here (for readiness checks).
@@ -49,23 +54,14 @@ const firstHot = JSON.stringify({
   inputs: [{ name: 'x', shape: [1, 256], datatype: 'FP32', data: Array.from({ length: 256 }, (_, j) => Number(Math.sin(7 + j + 1).toFixed(3))) }],
 });
 
+/** The systems: what serves, and the load it gets. */
+const SYSTEMS = ['hot90: cache off', 'hot90: L1', 'hot90: L1 + Redis', 'hits: L1', 'hits: uws-echo'] as const;
+type System = (typeof SYSTEMS)[number];
+
 function serve(repo: string, port: number, cache: string[]): ChildProcess {
-  const args = [join(ROOT, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(port), '--intra-op-threads', THREADS, '--log-level', 'warn'];
+  const args = [join(ROOT, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(port), '--grpc-port', '0', '--http-threads', '1', '--intra-op-threads', THREADS, '--log-level', 'warn'];
   for (const c of cache) args.push('--cache', c);
   return spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-async function measure(label: string, child: ChildProcess, port: number, script: string): Promise<WrkResult & { system: string }> {
-  const url = `http://127.0.0.1:${port}/v2/models/mlp/infer`;
-  try {
-    await waitReady(child, url, firstHot);
-    runWrk(url, CONNECTIONS, 3, script); // warm: fills the cache with the hot set
-    const r = runWrk(url, CONNECTIONS, SECONDS, script);
-    console.error(`done: ${label}`);
-    return { system: label, ...r };
-  } finally {
-    await stop(child);
-  }
 }
 
 async function main(): Promise<void> {
@@ -83,36 +79,76 @@ async function main(): Promise<void> {
   };
   const plain = repo(false);
   const cached = repo(true);
-  const mixed = join(work, 'mixed.lua');
-  const hits = join(work, 'hits.lua');
-  writeFileSync(mixed, MIXED);
-  writeFileSync(hits, ALL_HITS);
+  const scripts = { hot90: join(work, 'mixed.lua'), hits: join(work, 'hits.lua') };
+  writeFileSync(scripts.hot90, MIXED);
+  writeFileSync(scripts.hits, ALL_HITS);
+  const recorder = machineRecorder(ROOT);
   const redis = await RedisServer.start();
   const local = 'local,size=256MiB';
-  const rows: Array<WrkResult & { system: string; workload: string }> = [];
+  const children = new Map<System, { child: ChildProcess; port: number }>();
   try {
-    rows.push({ workload: '90% hot', ...(await measure('cache off', serve(plain, 18_501, []), 18_501, mixed)) });
-    rows.push({ workload: '90% hot', ...(await measure('L1', serve(cached, 18_502, [local]), 18_502, mixed)) });
-    rows.push({ workload: '90% hot', ...(await measure('L1 + Redis', serve(cached, 18_503, [local, `redis,url=${redis.url}`]), 18_503, mixed)) });
-    rows.push({ workload: 'all hits', ...(await measure('L1', serve(cached, 18_504, [local]), 18_504, hits)) });
-    const ceiling = spawn(process.execPath, [join(BENCH_DIR, 'baseline/uws-ceiling.mjs'), '18505'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    rows.push({ workload: 'all hits', ...(await measure('uws ceiling', ceiling, 18_505, hits)) });
+    const starts: Record<System, (port: number) => ChildProcess> = {
+      'hot90: cache off': (p) => serve(plain, p, []),
+      'hot90: L1': (p) => serve(cached, p, [local]),
+      'hot90: L1 + Redis': (p) => serve(cached, p, [local, `redis,url=${redis.url}`]),
+      'hits: L1': (p) => serve(cached, p, [local]),
+      'hits: uws-echo': (p) => spawn(process.execPath, [join(BENCH_DIR, 'baseline/uws-echo.mjs'), String(p)], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    };
+    let port = 18_500;
+    for (const system of SYSTEMS) {
+      const p = ++port;
+      const child = starts[system](p);
+      children.set(system, { child, port: p });
+      await waitReady(child, `http://127.0.0.1:${p}/v2/models/mlp/infer`, firstHot);
+      runWrk(`http://127.0.0.1:${p}/v2/models/mlp/infer`, 64, 3, system.startsWith('hits') ? scripts.hits : scripts.hot90); // warm: fills the cache
+    }
+    const results = await interleave(
+      ROUNDS,
+      SYSTEMS,
+      CONNECTIONS.map((connections) => ({ connections })),
+      (system, { connections }) => {
+        const r = runWrk(`http://127.0.0.1:${children.get(system)!.port}/v2/models/mlp/infer`, connections, SECONDS, system.startsWith('hits') ? scripts.hits : scripts.hot90);
+        return { rps: r.rps, p50_us: r.p50_us, p99_us: r.p99_us, errors: r.errors };
+      },
+      (text) => console.error(text),
+    );
+    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
+    console.log(
+      table(
+        results.map((r) => ({
+          system: r.system,
+          c: r.cell.connections,
+          'req/s': spreadText(r.metrics.rps, k),
+          p50_us: spreadText(r.metrics.p50_us),
+          p99_us: spreadText(r.metrics.p99_us),
+          errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
+        })),
+      ),
+    );
+    const median = (s: System, c: number, m: 'rps' | 'p99_us') => results.find((r) => r.system === s && r.cell.connections === c)!.metrics[m].median;
+    const ratios = CONNECTIONS.map((c) => ({
+      connections: c,
+      l1_p99_over_off_p99: median('hot90: L1', c, 'p99_us') / median('hot90: cache off', c, 'p99_us'),
+      l1_redis_p99_over_off_p99: median('hot90: L1 + Redis', c, 'p99_us') / median('hot90: cache off', c, 'p99_us'),
+      l1_rps_over_off_rps: median('hot90: L1', c, 'rps') / median('hot90: cache off', c, 'rps'),
+      all_hits_rps_over_echo: median('hits: L1', c, 'rps') / median('hits: uws-echo', c, 'rps'),
+    }));
+    console.log();
+    console.log(table(ratios.map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, Number.isInteger(v) ? v : v.toFixed(3)])))));
+    const file = writeResults('cache', {
+      machine: recorder.record(),
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      model: 'mlp',
+      load_generator: 'wrk -t1',
+      results: results.map((r) => ({ system: r.system, ...r.cell, ...r.metrics })),
+      ratios,
+    });
+    console.log(`\nwrote ${file}`);
   } finally {
+    await Promise.all([...children.values()].map(({ child }) => stop(child)));
     await redis.stop();
   }
-  const find = (w: string, s: string) => rows.find((r) => r.workload === w && r.system === s)!;
-  const off = find('90% hot', 'cache off');
-  const ratios = {
-    l1_p99_over_off_p99: find('90% hot', 'L1').p99_us / off.p99_us,
-    l1_redis_p99_over_off_p99: find('90% hot', 'L1 + Redis').p99_us / off.p99_us,
-    l1_rps_over_off_rps: find('90% hot', 'L1').rps / off.rps,
-    all_hits_rps_over_ceiling: find('all hits', 'L1').rps / find('all hits', 'uws ceiling').rps,
-  };
-  console.log(table(rows.map((r) => ({ workload: r.workload, system: r.system, rps: Math.round(r.rps), p50_us: r.p50_us, p99_us: r.p99_us, errors: r.errors }))));
-  console.log();
-  console.log(table([Object.fromEntries(Object.entries(ratios).map(([k, v]) => [k, v.toFixed(3)]))]));
-  const file = writeResults('cache', { machine: machine(), seconds: SECONDS, connections: CONNECTIONS, model: 'mlp', rows, ratios });
-  console.log(`\nwrote ${file}`);
 }
 
 await main();

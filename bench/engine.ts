@@ -1,80 +1,40 @@
-// npm run bench:engine — throughput and latency of the engine at 1, 8, 64 and 256 outstanding
-// requests (closed loop), on the tiny model (x + 1 on 16 floats: overhead-bound) and the MLP
-// 256-1024-1024-16 (compute-bound). Systems, all with the same ORT thread settings:
+// npm run bench:engine — throughput and latency of the engine in-process, closed loop with N requests
+// outstanding (N = 1, 8, 64, 256), on tiny (x + 1 on 16 floats: overhead-bound), mlp (256-1024-1024-16:
+// compute-bound) and encoder (one transformer encoder layer, [1, 32, 64]). Systems, all with the same
+// ORT thread settings, interleaved over rounds (median and min–max reported):
 //   tensorgate          batched (max_batch_size 64, dynamic batching, delay 0)
 //   tensorgate-nobatch  max_batch_size 1
 //   onnxruntime-node    per-request `await session.run`, in its own process
-//   ort-raw             C++ Run() at the best fixed batch size <= concurrency, no queue: the limit
-// Prints a table and writes bench/results/engine.json.
+//   ort-raw             C++ Run() at the best fixed batch size <= N, no queue: the limit
+// Besides req/s and latency, each system reports the voluntary context switches per request of its
+// whole process: at N = 1 a thread that sleeps while it waits pays a wake-up (tens of µs on a VM),
+// so this is the structural, timing-independent side of the c=1 latency (0 means nobody slept).
+// Targets (ratios within one run): N = 1 p50 <= 1.1x onnxruntime-node on every model; N >= 64 >= 90 %
+// of ort-raw's best batched throughput on mlp.
+// Env: BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_CONCURRENCY, BENCH_MODELS, BENCH_SYSTEMS,
+// BENCH_INTRA_THREADS (1). Prints tables and writes bench/results/engine.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Engine, type Model } from '../src/engine/index.js';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { resolveOrtLibrary } from '../src/engine/ort-library.js';
-import { machine, ortNodeJob, ROOT, table, writeResults } from './common.js';
+import { ortNodeJob, ROOT, table, writeResults } from './common.js';
+import { machineRecorder } from './lib/machine.js';
+import { interleave, spreadText } from './lib/rounds.js';
+import { closedLoop, type ClosedLoopMeasure } from './lib/closed-loop.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const THREADS = Number(process.env.BENCH_INTRA_THREADS ?? 1);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,64,256').split(',').map(Number);
-const MODELS = (process.env.BENCH_MODELS ?? 'tiny,mlp').split(',');
-const ROW: Record<string, number> = { tiny: 16, mlp: 256 };
+const MODELS = (process.env.BENCH_MODELS ?? 'tiny,mlp,encoder').split(',');
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'tensorgate,tensorgate-nobatch,onnxruntime-node,ort-raw').split(',');
+/** One row's dims (without the batch dim) per model. */
+const ROW: Record<string, number[]> = { tiny: [16], mlp: [256], encoder: [32, 64] };
 const MAX_BATCH = 64;
+const BATCHES = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
-interface Measure {
-  concurrency: number;
-  throughput_per_s: number;
-  p50_us: number;
-  p99_us: number;
-  mean_batch?: number;
-  best_batch?: number;
-}
-interface Row extends Measure {
-  model: string;
-  system: string;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! * 1000;
-}
-
-/** `concurrency` clients, each with one request outstanding at a time, for SECONDS. */
-async function closedLoop(model: Model, rowSize: number, concurrency: number): Promise<Measure> {
-  const data = Float32Array.from({ length: rowSize }, (_, i) => Math.sin(i));
-  const inputs = { x: { shape: [1, rowSize], data } };
-  const warmEnd = performance.now() + 300;
-  const latencies: number[] = [];
-  let measuring = false;
-  let done = 0;
-  let end = Infinity;
-  async function client(): Promise<void> {
-    while (performance.now() < end) {
-      const t = performance.now();
-      await model.infer(inputs);
-      if (measuring) {
-        latencies.push(performance.now() - t);
-        done++;
-      }
-    }
-  }
-  end = warmEnd + SECONDS * 1000;
-  const clients = Array.from({ length: concurrency }, client);
-  await new Promise((r) => setTimeout(r, 300));
-  const before = model.stats();
-  measuring = true;
-  const start = performance.now();
-  await Promise.all(clients);
-  const elapsed = (performance.now() - start) / 1000;
-  const after = model.stats();
-  latencies.sort((a, b) => a - b);
-  const executions = after.executionCount - before.executionCount;
-  return {
-    concurrency,
-    throughput_per_s: done / elapsed,
-    p50_us: percentile(latencies, 0.5),
-    p99_us: percentile(latencies, 0.99),
-    mean_batch: executions ? (after.inferenceCount - before.inferenceCount) / executions : 0,
-  };
-}
+type Measure = ClosedLoopMeasure;
 
 function buildOrtRaw(): string {
   const dir = join(ROOT, 'build-bench');
@@ -85,9 +45,11 @@ function buildOrtRaw(): string {
   return join(dir, 'ort_raw');
 }
 
-function ortRaw(binary: string, path: string, row: number, batches: number[]): Map<number, { samples_per_s: number; run_us_p50: number }> {
-  const out = execFileSync(binary, [resolveOrtLibrary(), path, 'x', String(row), String(THREADS), String(Math.max(1, SECONDS / 2)), ...batches.map(String)], { encoding: 'utf8' });
-  const result = new Map<number, { samples_per_s: number; run_us_p50: number }>();
+type RawRun = Map<number, { samples_per_s: number; run_us_p50: number }>;
+
+function ortRaw(binary: string, path: string, dims: number[], batches: number[]): RawRun {
+  const out = execFileSync(binary, [resolveOrtLibrary(), path, 'x', dims.join('x'), String(THREADS), String(Math.max(0.5, SECONDS / 3)), ...batches.map(String)], { encoding: 'utf8' });
+  const result: RawRun = new Map();
   for (const line of out.trim().split('\n')) {
     const r = JSON.parse(line) as { batch: number; samples_per_s: number; run_us_p50: number };
     result.set(r.batch, r);
@@ -97,79 +59,96 @@ function ortRaw(binary: string, path: string, row: number, batches: number[]): M
 
 const dir = join(ROOT, 'examples', 'models');
 await makeExampleModels(dir);
+const recorder = machineRecorder(ROOT);
 const engine = Engine.create({ intraOpThreads: THREADS, interOpThreads: 1 });
-const rawBinary = buildOrtRaw();
-const rows: Row[] = [];
+const rawBinary = SYSTEMS.includes('ort-raw') ? buildOrtRaw() : '';
+const path = (m: string) => join(dir, m, '1', 'model.onnx');
+const batched = new Map<string, Model>();
+const nobatch = new Map<string, Model>();
+for (const m of MODELS) {
+  batched.set(m, await engine.load(path(m), { maxBatchSize: MAX_BATCH, dynamicBatching: true }));
+  nobatch.set(m, await engine.load(path(m), { maxBatchSize: 1, dynamicBatching: true }));
+}
+// ort-raw runs every batch size once per model and round; each cell takes the best size <= N.
+const rawRuns = new Map<string, RawRun>();
+const maxC = Math.max(...CONCURRENCY);
 
-for (const name of MODELS) {
-  const path = join(dir, name, '1', 'model.onnx');
-  const row = ROW[name]!;
-  const batched = await engine.load(path, { maxBatchSize: MAX_BATCH, dynamicBatching: true });
-  const nobatch = await engine.load(path, { maxBatchSize: 1, dynamicBatching: true });
-  const batchSizes = [1, 2, 4, 8, 16, 32, 64, 128, 256];
-  const raw = ortRaw(rawBinary, path, row, batchSizes);
-  for (const c of CONCURRENCY) {
-    rows.push({ model: name, system: 'tensorgate', ...(await closedLoop(batched, row, c)) });
-    rows.push({ model: name, system: 'tensorgate-nobatch', ...(await closedLoop(nobatch, row, c)) });
-    const ort = await ortNodeJob<{ throughput_per_s: number; p50_us: number; p99_us: number }>({
-      kind: 'load',
-      model: path,
-      inputName: 'x',
-      inputShape: [1, row],
-      concurrency: c,
-      seconds: SECONDS,
-      intraOpThreads: THREADS,
-    });
-    rows.push({ model: name, system: 'onnxruntime-node', concurrency: c, ...ort });
+const cells = MODELS.flatMap((model) => CONCURRENCY.map((concurrency) => ({ model, concurrency })));
+const results = await interleave(
+  ROUNDS,
+  SYSTEMS,
+  cells,
+  async (system, { model, concurrency }, round): Promise<Measure> => {
+    const dims = ROW[model]!;
+    if (system === 'tensorgate') return closedLoop(batched.get(model)!, dims, concurrency, SECONDS);
+    if (system === 'tensorgate-nobatch') return closedLoop(nobatch.get(model)!, dims, concurrency, SECONDS);
+    if (system === 'onnxruntime-node') {
+      const r = await ortNodeJob<{ throughput_per_s: number; p50_us: number; p99_us: number; vcsw_per_req: number }>({
+        kind: 'load',
+        model: path(model),
+        inputName: 'x',
+        inputShape: [1, ...dims],
+        concurrency,
+        seconds: SECONDS,
+        intraOpThreads: THREADS,
+      });
+      return { rps: r.throughput_per_s, p50_us: r.p50_us, p99_us: r.p99_us, mean_batch: 1, vcsw_per_req: r.vcsw_per_req };
+    }
+    const key = `${model}:${round}`;
+    let raw = rawRuns.get(key);
+    if (!raw) rawRuns.set(key, (raw = ortRaw(rawBinary, path(model), dims, BATCHES.filter((b) => b <= maxC))));
     let best = { batch: 1, samples_per_s: 0, run_us_p50: 0 };
-    for (const b of batchSizes.filter((b) => b <= c)) {
+    for (const b of BATCHES.filter((b) => b <= concurrency)) {
       const r = raw.get(b)!;
       if (r.samples_per_s > best.samples_per_s) best = { batch: b, ...r };
     }
-    rows.push({
-      model: name,
-      system: 'ort-raw',
-      concurrency: c,
-      throughput_per_s: best.samples_per_s,
-      p50_us: best.run_us_p50,
-      p99_us: NaN,
-      best_batch: best.batch,
-    });
-    console.error(`done: ${name} c=${c}`);
-  }
-  await batched.unload();
-  await nobatch.unload();
-}
-
-// Ratios, within this run.
-const get = (m: string, s: string, c: number) => rows.find((r) => r.model === m && r.system === s && r.concurrency === c)!;
-const ratios = MODELS.flatMap((m) =>
-  CONCURRENCY.map((c) => {
-    const tg = get(m, 'tensorgate', c);
-    const ort = get(m, 'onnxruntime-node', c);
-    const raw = get(m, 'ort-raw', c);
-    return {
-      model: m,
-      concurrency: c,
-      tg_over_ortnode_throughput: tg.throughput_per_s / ort.throughput_per_s,
-      tg_over_ortraw_throughput: tg.throughput_per_s / raw.throughput_per_s,
-      tg_over_nobatch_throughput: tg.throughput_per_s / get(m, 'tensorgate-nobatch', c).throughput_per_s,
-      tg_over_ortnode_p50: tg.p50_us / ort.p50_us,
-    };
-  }),
+    return { rps: best.samples_per_s, p50_us: best.run_us_p50, p99_us: NaN, mean_batch: best.batch, vcsw_per_req: NaN };
+  },
+  (text) => console.error(text),
 );
+for (const m of [...batched.values(), ...nobatch.values()]) await m.unload();
 
-const fmt = rows.map((r) => ({
-  model: r.model,
-  system: r.system,
-  c: r.concurrency,
-  'req/s': Math.round(r.throughput_per_s),
-  p50_us: Number.isNaN(r.p50_us) ? '-' : r.p50_us.toFixed(1),
-  p99_us: Number.isNaN(r.p99_us) ? '-' : r.p99_us.toFixed(1),
-  batch: r.mean_batch !== undefined ? Number(r.mean_batch).toFixed(1) : r.best_batch !== undefined ? `${r.best_batch} (fixed)` : '1',
+const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
+const one = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1));
+const two = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2));
+console.log(
+  table(
+    results.map((r) => ({
+      model: r.cell.model,
+      c: r.cell.concurrency,
+      system: r.system,
+      'req/s': spreadText(r.metrics.rps, k),
+      p50_us: spreadText(r.metrics.p50_us, one),
+      p99_us: spreadText(r.metrics.p99_us, one),
+      batch: r.system === 'ort-raw' ? `${r.metrics.mean_batch.median} (fixed)` : two(r.metrics.mean_batch.median),
+      'vcsw/req': two(r.metrics.vcsw_per_req.median),
+    })),
+  ),
+);
+const median = (s: string, m: string, c: number, metric: keyof Measure) => results.find((r) => r.system === s && r.cell.model === m && r.cell.concurrency === c)?.metrics[metric].median ?? NaN;
+const ratios = cells.map(({ model, concurrency: c }) => ({
+  model,
+  concurrency: c,
+  tg_over_ortnode_p50: median('tensorgate', model, c, 'p50_us') / median('onnxruntime-node', model, c, 'p50_us'),
+  tg_over_ortnode_rps: median('tensorgate', model, c, 'rps') / median('onnxruntime-node', model, c, 'rps'),
+  tg_share_of_ortraw: median('tensorgate', model, c, 'rps') / median('ort-raw', model, c, 'rps'),
+  tg_over_nobatch_rps: median('tensorgate', model, c, 'rps') / median('tensorgate-nobatch', model, c, 'rps'),
 }));
-console.log(table(fmt));
 console.log();
-console.log(table(ratios.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : v])))));
-const file = writeResults('engine', { machine: machine(), seconds: SECONDS, intra_op_threads: THREADS, max_batch_size: MAX_BATCH, rows, ratios });
+console.log(table(ratios.map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, typeof v === 'number' && !Number.isInteger(v) ? (Number.isNaN(v) ? '-' : v.toFixed(2)) : v])))));
+const targets = {
+  c1_p50_within_1_1x_of_onnxruntime_node: Object.fromEntries(MODELS.map((m) => [m, median('tensorgate', m, 1, 'p50_us') / median('onnxruntime-node', m, 1, 'p50_us') <= 1.1])),
+  mlp_c64_plus_at_least_90pct_of_ort_raw: CONCURRENCY.filter((c) => c >= 64).every((c) => median('tensorgate', 'mlp', c, 'rps') / median('ort-raw', 'mlp', c, 'rps') >= 0.9),
+};
+console.log('\ntargets:', JSON.stringify(targets));
+const file = writeResults('engine', {
+  machine: recorder.record(),
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  intra_op_threads: THREADS,
+  max_batch_size: MAX_BATCH,
+  results: results.map((r) => ({ system: r.system, ...r.cell, ...r.metrics })),
+  ratios,
+  targets,
+});
 console.log(`\nwrote ${file}`);

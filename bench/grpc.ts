@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const grpcPort = 18_501;
   const server = spawn(
     process.execPath,
-    [join(ROOT, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--intra-op-threads', THREADS, '--log-level', 'warn'],
+    [join(ROOT, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(httpPort), '--grpc-port', String(grpcPort), '--http-threads', '1', '--intra-op-threads', THREADS, '--log-level', 'warn'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   try {

@@ -46,6 +46,7 @@ async function discardingCollector(): Promise<{ url: string; requests: () => num
 function serveArgs(root: string, repo: string, port: number, extra: string[]): string[] {
   const help = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--help'], { encoding: 'utf8' }).stdout;
   const args = [join(root, 'dist/cli/main.js'), 'serve', '--model-repository', repo, '--http-port', String(port), '--http-engine', 'uws', '--intra-op-threads', THREADS, '--log-level', 'warn', ...extra];
+  if (help.includes('--http-threads')) args.push('--http-threads', '1'); // as a baseline checkout from before the flag
   return help.includes('--grpc-port') ? [...args, '--grpc-port', '0'] : args;
 }
 

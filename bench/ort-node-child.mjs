@@ -2,8 +2,22 @@
 // job on argv[2] and prints JSON results on stdout.
 //   { kind: 'micro', model, inputName, inputShape, time }              -> tinybench stats of await session.run
 //   { kind: 'load', model, inputName, inputShape, concurrency, seconds } -> closed-loop throughput/latency
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Bench } from 'tinybench';
+
+/** Voluntary context switches of every thread of this process (as bench/lib/process.ts). */
+function voluntarySwitches() {
+  let total = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      total += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
@@ -37,9 +51,11 @@ if (job.kind === 'micro') {
     }
   }
   const start = performance.now();
+  const switches = voluntarySwitches();
   await Promise.all(Array.from({ length: job.concurrency }, client));
   const elapsed = (performance.now() - start) / 1000;
+  const vcsw = voluntarySwitches() - switches;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] * 1000;
-  process.stdout.write(JSON.stringify({ requests: done, throughput_per_s: done / elapsed, p50_us: pct(0.5), p99_us: pct(0.99) }));
+  process.stdout.write(JSON.stringify({ requests: done, throughput_per_s: done / elapsed, p50_us: pct(0.5), p99_us: pct(0.99), vcsw_per_req: vcsw / Math.max(1, done) }));
 }

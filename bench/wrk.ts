@@ -35,8 +35,8 @@ export function checkWrk(): void {
   if (spawnSync('wrk', ['--version']).error) throw new Error('wrk is not installed (Debian: apt-get install wrk)');
 }
 
-export function runWrk(url: string, connections: number, seconds: number, script: string): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url];
+export function runWrk(url: string, connections: number, seconds: number, script: string, threads = 1): WrkResult {
+  const args = [`-t${Math.max(1, Math.min(threads, connections))}`, `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '-s', script, url];
   const r = spawnSync('wrk', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
   return parseWrk(r.stdout);

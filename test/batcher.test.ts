@@ -179,9 +179,12 @@ describe('admission and failure', () => {
   });
 
   it('uses the policy default timeout, and ignores request timeouts unless overrides are allowed', async () => {
-    const model = await slowModel({
+    // The blocker is subject to the same default timeout: it must be taken before it expires even on
+    // a loaded machine (100 ms), and must run longer than that so that `a` expires behind it (400 ms).
+    const model = await testEngine().load(slowBatchModel({ ms: 400, size: SLOW_SIZE }), {
+      intraOpThreads: 1,
       maxBatchSize: 1,
-      dynamicBatching: { defaultQueuePolicy: { defaultTimeoutMicroseconds: 2000, allowTimeoutOverride: false } },
+      dynamicBatching: { defaultQueuePolicy: { defaultTimeoutMicroseconds: 100_000, allowTimeoutOverride: false } },
     });
     const { running: blocker } = await occupy(model);
     const x = { x: { shape: [1, SLOW_SIZE], data: rows(1) } };
@@ -246,4 +249,31 @@ describe('admission and failure', () => {
     expect(stats.success.count).toBe(11);
     expect(stats.pending).toBe(0);
   });
+
+  // A batch waiting for a long max_queue_delay used to hold an unload for the whole delay: an aborted
+  // request stayed queued until its batch would have been sent, and a live one waited out the delay
+  // although nothing could join it any more. The delay here (10 min) is far past the test's timeout.
+  it('unloads at once with an aborted request waiting for a long queue delay', async () => {
+    const model = await testEngine().load(examplePath('tiny'), { maxBatchSize: 8, dynamicBatching: { maxQueueDelayMicroseconds: 600_000_000 } });
+    const abort = new AbortController();
+    const aborted = model.infer({ x: { shape: [1, 16], data: new Float32Array(16) } }, { signal: abort.signal });
+    await until(() => model.stats().pending === 1);
+    await new Promise((r) => setTimeout(r, 50)); // the scheduler has decided to wait for the delay
+    abort.abort();
+    expect((await rejection(aborted)).code).toBe('ABORTED');
+    await until(() => model.stats().pending === 0); // dropped by the scheduler now, not in 10 minutes
+    expect(model.stats().failures.cancelled).toBe(1);
+    await model.unload();
+  }, 20_000);
+
+  it('on unload sends what waits for a long queue delay instead of waiting it out', async () => {
+    const model = await testEngine().load(examplePath('tiny'), { maxBatchSize: 8, dynamicBatching: { maxQueueDelayMicroseconds: 600_000_000 } });
+    const queued = [1, 2, 3].map((k) => model.infer({ x: { shape: [1, 16], data: new Float32Array(16).fill(k) } }));
+    await until(() => model.stats().pending === 3);
+    expect(model.stats().executionCount).toBe(0);
+    await model.unload();
+    const outs = await Promise.all(queued);
+    outs.forEach((out, k) => expect(f32(out)[0]).toBe(k + 2)); // tiny: x + 1
+    expect(model.stats().batches.map((b) => [b.batchSize, b.executions])).toEqual([[3, 1]]);
+  }, 20_000);
 });

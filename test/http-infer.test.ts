@@ -2,6 +2,7 @@
 // binary tensor extension in both directions, the raw single-input form, BYTES, requests without a
 // Content-Type, compressed request bodies and responses, id echo, output selection, the priority
 // and timeout parameters reaching the batcher, and a JSON and a binary round trip for every datatype.
+import { request as httpRequest } from 'node:http';
 import { deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataType } from '../src/engine/datatype.js';
@@ -49,6 +50,7 @@ const idName = (dt: DataType) => `id_${dt.toLowerCase()}`;
 const root = makeRepository({
   ...Object.fromEntries(DATATYPES.map((dt) => [idName(dt), { bytes: identityModel(ELEM[dt], ['batch', 3]) }])),
   sumdiff: { bytes: sumDiffModel() },
+  sumdiff_big: { bytes: sumDiffModel(), config: { max_batch_size: 0 } }, // any number of rows in one request
   slow_timeout: {
     bytes: slowModelBytes(150),
     config: { max_batch_size: 4, dynamic_batching: { default_queue_policy: { allow_timeout_override: true } }, parameters: ONE_THREAD },
@@ -253,6 +255,47 @@ describe.each(ENGINES)('infer over %s', (engine) => {
     });
     expect(bad.status).toBe(400);
     expect(bad.json().error).toMatch(/nope/);
+  });
+
+  it('a binary reply in several large pieces reaches a reader slower than the server whole and exact', async () => {
+    // Two 3 MiB outputs after the JSON header: written piece after piece under backpressure (the
+    // client reads nothing for 300 ms), every byte where it belongs.
+    const rows = 1 << 18;
+    const a = Float32Array.from({ length: rows * 3 }, (_, i) => i);
+    const b = Float32Array.from({ length: rows * 3 }, (_, i) => i % 7);
+    const { body, headerLength } = binaryBody(
+      {
+        inputs: [
+          { name: 'a', datatype: 'FP32', shape: [rows, 3], parameters: { binary_data_size: a.byteLength } },
+          { name: 'b', datatype: 'FP32', shape: [rows, 3], parameters: { binary_data_size: b.byteLength } },
+        ],
+        parameters: { binary_data_output: true },
+      },
+      [bytesOf(a), bytesOf(b)],
+    );
+    const r = await new Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v2/models/sumdiff_big/infer', agent: false, headers: { 'inference-header-content-length': headerLength, 'content-length': body.length } },
+        (res) => {
+          res.pause();
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.complete ? resolve({ headers: res.headers, body: Buffer.concat(chunks) }) : reject(new Error('truncated'))));
+          res.on('error', reject);
+          setTimeout(() => res.resume(), 300);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    const d = decodeInferResponse(r.headers, r.body);
+    expect(Number(r.headers['content-length'])).toBe(r.body.length);
+    const sum = f32(d.binary.sum!);
+    const diff = f32(d.binary.diff!);
+    expect(sum.length).toBe(rows * 3);
+    for (let i = 0; i < rows * 3; i++) {
+      if (sum[i] !== i + (i % 7) || diff[i] !== i - (i % 7)) throw new Error(`element ${i}: sum ${sum[i]}, diff ${diff[i]}`);
+    }
   });
 
   it('raw binary request (Inference-Header-Content-Length: 0) for a single-input model', async () => {

@@ -5,7 +5,9 @@
 // request ≈ 6 µs, of which JSON.parse ≈ 5 µs (the typed-array fill is a tight flat loop); encoding
 // the 64-element FP32 response ≈ 3 µs as JSON, ≈ 2 µs as binary. A 600 KB binary FP32 input decodes
 // as a view in ~1 µs when aligned; misaligned (an unpadded header) it is copied, ≈ 60 µs.
+import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { decodeBody } from '../src/server/compression.js';
 import type { DataType, NumericDataType } from '../src/engine/datatype.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { InputSpec } from '../src/engine/input-check.js';
@@ -550,6 +552,25 @@ describe('binary form', () => {
     const view = decodeInferRequest(backing4.subarray(4), inner.headerLength, model).inputs.x!.data as Int32Array;
     expect(view.buffer).toBe(backing4.buffer);
     expect(Array.from(view)).toEqual([5, -6]);
+  });
+
+  it('a gzip or deflate body inflates aligned as the transports receive plain ones: its tensors are views', async () => {
+    const model = modelOf(['x', 'FP64', [-1]]);
+    // A header whose length is not a multiple of 8: unpadded, the tensor would start misaligned.
+    const plain = binaryBody({ inputs: [{ name: 'x', datatype: 'FP64', shape: [3], parameters: { binary_data_size: 24 } }] }, [Float64Array.of(1, 2, 3)], 1);
+    expect(plain.headerLength % 8).not.toBe(0);
+    for (const [encoding, compress] of [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+    ] as const) {
+      const body = await decodeBody(compress(plain.body), encoding, 1 << 20, alignmentPad(plain.headerLength));
+      expect(body.equals(plain.body)).toBe(true);
+      const data = decodeInferRequest(body, plain.headerLength, model).inputs.x!.data as Float64Array;
+      expect(Array.from(data)).toEqual([1, 2, 3]);
+      expect(data.buffer).toBe(body.buffer); // a view, no copy
+    }
+    // Still bounded by the limit while inflating.
+    await expect(decodeBody(gzipSync(Buffer.alloc(1 << 16)), 'gzip', 1000)).rejects.toMatchObject({ message: 'decompressed request body exceeds the limit of 1000 bytes' });
   });
 
   it('BYTES: length-prefixed elements, as views on the body', () => {

@@ -1,6 +1,6 @@
 // The baseline a Node team would write: Fastify + onnxruntime-node, the same v2 JSON protocol,
 // one session.run per request on the event loop. Usage: node fastify-ort.mjs <repository> <port> [intraThreads]
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -13,6 +13,7 @@ const TYPES = { FP32: ['float32', Float32Array], INT64: ['int64', BigInt64Array]
 const sessions = new Map();
 for (const name of readdirSync(repository)) {
   const path = join(repository, name, '1', 'model.onnx');
+  if (!existsSync(path)) continue; // a route or anything else that is not an ONNX model
   sessions.set(name, await ort.InferenceSession.create(path, { intraOpNumThreads: Number(threads), interOpNumThreads: 1 }));
 }
 

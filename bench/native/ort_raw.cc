@@ -1,6 +1,7 @@
 // ort-raw: ONNX Runtime at a fixed batch size with no queue and no JS, the limit a batching server
 // can approach. Same library, same session options and thread settings as tensorgate's engine.
-//   ort_raw <libonnxruntime> <model.onnx> <input name> <row elements> <intra threads> <seconds> <batch>...
+//   ort_raw <libonnxruntime> <model.onnx> <input name> <row dims> <intra threads> <seconds> <batch>...
+// <row dims> is one row's shape without the batch dim: 256, or 32x64 for [batch, 32, 64].
 // Prints one JSON object per batch size: {"batch":B,"runs":N,"samples_per_s":X,"run_us_p50":Y}.
 #include <onnxruntime_cxx_api.h>
 
@@ -22,7 +23,16 @@ int main(int argc, char** argv) {
   tg::LoadOrtLibrary(argv[1]);
   const std::string model = argv[2];
   const char* input_name = argv[3];
-  const int64_t row = std::atoll(argv[4]);
+  std::vector<int64_t> row_dims;
+  const std::string spec = argv[4];
+  for (size_t at = 0;;) {
+    const size_t x = spec.find('x', at);
+    row_dims.push_back(std::stoll(spec.substr(at, x == std::string::npos ? std::string::npos : x - at)));
+    if (x == std::string::npos) break;
+    at = x + 1;
+  }
+  int64_t row = 1;
+  for (int64_t d : row_dims) row *= d;
   const int intra = std::atoi(argv[5]);
   const double seconds = std::atof(argv[6]);
 
@@ -43,8 +53,9 @@ int main(int argc, char** argv) {
     const int64_t batch = std::atoll(argv[a]);
     std::vector<float> data(static_cast<size_t>(batch * row));
     for (size_t i = 0; i < data.size(); ++i) data[i] = std::sin(static_cast<float>(i));
-    const int64_t shape[] = {batch, row};
-    Ort::Value input = Ort::Value::CreateTensor<float>(cpu, data.data(), data.size(), shape, 2);
+    std::vector<int64_t> shape{batch};
+    shape.insert(shape.end(), row_dims.begin(), row_dims.end());
+    Ort::Value input = Ort::Value::CreateTensor<float>(cpu, data.data(), data.size(), shape.data(), shape.size());
     for (int i = 0; i < 20; ++i) session.Run(Ort::RunOptions{nullptr}, &input_name, &input, 1, output_names, 1);
     std::vector<double> runs;
     const auto start = std::chrono::steady_clock::now();

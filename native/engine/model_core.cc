@@ -193,7 +193,7 @@ void ModelCore::RunBatch(std::vector<Request*>& batch, int64_t total_rows) {
         Ort::Value v = Ort::Value::CreateTensor(allocator, shape.data(), shape.size(), type);
         size_t e = 0;
         for (Request* r : batch) {
-          for (const auto& s : r->inputs[i].strings) {
+          for (const std::string_view s : r->inputs[i].elements) {
             char* dst = v.GetResizedStringTensorElementBuffer(e++, s.size());
             if (!s.empty()) std::memcpy(dst, s.data(), s.size());
           }
@@ -395,21 +395,20 @@ void ModelCore::BeginUnload(std::function<void()> on_drained) {
     return;
   }
   accepting_.store(false, std::memory_order_seq_cst);
+  scheduler_->Poke(/*flush=*/true);
   // Trigger the drained check in case nothing is pending (adds and removes a phantom request).
   stats_.pending.fetch_add(1, std::memory_order_seq_cst);
   ReleasePending(1);
 }
 
 void ModelCore::Shutdown() {
-  std::unique_ptr<Scheduler> scheduler;
   {
     std::lock_guard<std::mutex> lock(drain_mu_);
     if (shut_down_) return;
     shut_down_ = true;
-    scheduler = std::move(scheduler_);
   }
   accepting_.store(false, std::memory_order_seq_cst);
-  if (scheduler) scheduler->Stop();
+  scheduler_->Stop();  // the object stays until the model is destroyed: other threads may still read it
   session_->session = Ort::Session{nullptr};
 }
 

@@ -41,7 +41,15 @@ class ModelCore {
   // QUEUE_FULL / UNAVAILABLE, in which case the caller still owns `request`.
   void Submit(Request* request, uint32_t priority, uint64_t timeout_us);
 
+  // A queued request was cancelled (or its thread is going away): drop it now, not when its batch
+  // would have been sent (a long max_queue_delay would otherwise hold an unload that long).
+  void CancelQueued() { scheduler_->Poke(); }
+  // How long this model's batches typically take to execute (ns; 0 before the first): how long a
+  // thread that submitted a request can expect to wait for it at low load.
+  int64_t TypicalExecutionNs() const { return scheduler_->TypicalExecutionNs(); }
+
   // Stops intake; `on_drained` runs (on some thread) once every accepted request has completed.
+  // What is queued is sent at once (nothing can join its batch any more).
   void BeginUnload(std::function<void()> on_drained);
   // After draining: stops the runner threads and frees the session. Idempotent.
   void Shutdown();
@@ -62,7 +70,7 @@ class ModelCore {
   ModelStats stats_;
   std::atomic<bool> accepting_{true};
   bool pinned_inputs_ = false;  // gather batches in page-locked memory (a GPU provider is active)
-  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Scheduler> scheduler_;  // set once in the constructor, destroyed with the model
 
   std::mutex drain_mu_;
   std::vector<std::function<void()>> drain_waiters_;

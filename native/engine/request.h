@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.h"
@@ -36,7 +37,11 @@ struct InputData {
   const void* data = nullptr;
   size_t bytes = 0;
   std::vector<int64_t> shape;
-  std::vector<std::string> strings;  // BYTES inputs (converted from JS strings on the JS thread)
+  // BYTES inputs: each element's bytes. A Uint8Array element is read in place (like numeric data, the
+  // JS side keeps it alive until the request completes); a JS string is encoded into `strings` first
+  // (reserved up front, so the views into it stay put).
+  std::vector<std::string_view> elements;
+  std::vector<std::string> strings;
 };
 
 // A finished output tensor shared by all requests of a batch; each request views a slice of it.

@@ -11,6 +11,7 @@
 #include "js/addon_data.h"
 #include "js/completion_layout.h"
 #include "js/env_channel.h"
+#include "js/loop_sockets.h"
 #include "js/model_wrap.h"
 #include "ort/ort_library.h"
 
@@ -166,6 +167,7 @@ Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("attachModel", Napi::Function::New(env, AttachModel, "attachModel"));
   exports.Set("histogramBounds", Napi::Function::New(env, HistogramBounds, "histogramBounds"));
   exports.Set("gpuDevices", Napi::Function::New(env, GpuDevices, "gpuDevices"));
+  exports.Set("loopSockets", Napi::Function::New(env, LoopSockets, "loopSockets"));
   exports.Set("cudaStatus", Napi::Function::New(env, CudaStatusValue, "cudaStatus"));
   exports.Set("ortApiVersion", Napi::Number::New(env, ORT_API_VERSION));
   Napi::Object layout_fields = Napi::Object::New(env);

@@ -49,14 +49,18 @@ void ReadStrings(Napi::Env env, const TensorInfo& t, Napi::Value value, InputDat
   if (!value.IsArray()) Invalid(env, "input '" + t.name + "': BYTES data must be an array");
   Napi::Array arr = value.As<Napi::Array>();
   const uint32_t n = arr.Length();
-  in.strings.reserve(n);
+  in.strings.clear();
+  in.strings.reserve(n);  // no reallocation below: the views into it stay valid
+  in.elements.clear();
+  in.elements.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     Napi::Value v = arr.Get(i);
     if (v.IsString()) {
       in.strings.push_back(v.As<Napi::String>().Utf8Value());
+      in.elements.emplace_back(in.strings.back());
     } else if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-      auto bytes = v.As<Napi::Uint8Array>();
-      in.strings.emplace_back(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
+      auto bytes = v.As<Napi::Uint8Array>();  // read in place: ORT's string tensor is the one copy
+      in.elements.emplace_back(reinterpret_cast<const char*>(bytes.Data()), bytes.ByteLength());
     } else {
       Invalid(env, "input '" + t.name + "': BYTES element " + std::to_string(i) + " must be a string or a Uint8Array");
     }
@@ -87,7 +91,7 @@ void ReadInputs(Napi::Env env, const ModelInfo& info, bool batched, int64_t max_
     Napi::Value value(env, datas[i]);
     if (t.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_STRING) {
       ReadStrings(env, t, value, in);
-      if (in.strings.size() != expected) Invalid(env, "input '" + t.name + "': BYTES element count differs from its shape");
+      if (in.elements.size() != expected) Invalid(env, "input '" + t.name + "': BYTES element count differs from its shape");
     } else {
       napi_typedarray_type kind;
       size_t length = 0;

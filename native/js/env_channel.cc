@@ -50,7 +50,7 @@ void EnvChannel::Recycle(JsRequest* request) {
 void EnvChannel::Submitted(napi_env env, JsRequest* request) {
   in_engine_.fetch_add(1, std::memory_order_relaxed);
   if (js_pending_++ == 0) napi_ref_threadsafe_function(env, tsfn_);  // keep the loop alive meanwhile
-  spinner_->Touch(js_pending_);
+  spinner_->Submitted(js_pending_, request->core->TypicalExecutionNs());
   if (request->cancellable) cancellable_.emplace(request->slot, request);
 }
 
@@ -58,6 +58,7 @@ bool EnvChannel::Cancel(double slot) {
   auto it = cancellable_.find(slot);
   if (it == cancellable_.end()) return false;
   it->second->cancelled.store(true, std::memory_order_release);
+  it->second->core->CancelQueued();
   return true;
 }
 
@@ -72,8 +73,6 @@ void EnvChannel::Drain(napi_env env) {
   drained_.clear();
   while (Request* r = done_.Pop()) drained_.push_back(static_cast<JsRequest*>(r));
   if (drained_.empty()) return;
-  const int64_t now = NowNs();
-  for (JsRequest* r : drained_) spinner_->Observe(static_cast<uint64_t>(std::max<int64_t>(0, now - r->enqueue_ns)));
   Napi::Env e(env);
   Napi::HandleScope scope(e);
   CompletionWriter writer(e, drained_);
@@ -83,15 +82,19 @@ void EnvChannel::Drain(napi_env env) {
   }
   js_pending_ -= static_cast<int64_t>(drained_.size());
   if (js_pending_ == 0) napi_unref_threadsafe_function(env, tsfn_);
-  spinner_->Touch(js_pending_);
+  spinner_->Completed(js_pending_);
   drained_.clear();
   writer.Call(handler_.Value());  // last: the handler may submit again, re-entering this channel
 }
 
 void EnvChannel::Close(napi_env) {
   closing_.store(true, std::memory_order_seq_cst);
-  // Queued requests of this thread are dropped by the scheduler (Closing() is true); one already
-  // running reads this thread's memory until it is flushed back, so wait for those.
+  // Queued requests of this thread are dropped by the schedulers (Closing() is true), told now so that
+  // none waits out a batching delay; one already running reads this thread's memory until it is
+  // flushed back, so wait for those.
+  if (in_engine_.load(std::memory_order_acquire) > 0) {
+    for (auto& core : ModelCore::All()) core->CancelQueued();
+  }
   {
     std::unique_lock<std::mutex> lock(close_mu_);
     close_cv_.wait(lock, [&] { return in_engine_.load(std::memory_order_acquire) <= 0; });

@@ -35,6 +35,7 @@ struct JsRequest : Request {
       in.data = nullptr;
       in.bytes = 0;
       in.strings.clear();
+      in.elements.clear();
     }
     outputs.clear();
     results.clear();

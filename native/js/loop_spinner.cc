@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "scheduler/spin_policy.h"
+
 // The few libuv entry points we need, declared here so the addon builds with Node-API headers alone
 // (they do not ship uv.h). libuv 1.x keeps these signatures and `data` as the first handle field.
 extern "C" {
@@ -29,20 +31,28 @@ LoopSpinner::LoopSpinner(napi_env env, uint64_t window_ns) : env_(env), window_n
   napi_add_async_cleanup_hook(env, OnAsyncCleanup, this, &cleanup_);
 }
 
-void LoopSpinner::Touch(int64_t pending) {
+void LoopSpinner::Submitted(int64_t pending, int64_t expected_ns) {
   pending_ = pending;
-  if (window_ns_ == 0) return;
-  last_ns_ = uv_hrtime();
-  if (!active_ && pending > 0 && typical_ns_ < static_cast<double>(window_ns_)) {
+  if (!SpinWorthIt(expected_ns, static_cast<int64_t>(window_ns_))) return;
+  const uint64_t until = uv_hrtime() + static_cast<uint64_t>(expected_ns) + window_ns_;
+  if (until > deadline_) deadline_ = until;
+  if (!active_) {
     active_ = true;
     uv_idle_start(handle_, OnIdle);
   }
 }
 
+void LoopSpinner::Completed(int64_t pending) {
+  pending_ = pending;
+  if (!active_ || pending <= 0) return;
+  const uint64_t until = uv_hrtime() + window_ns_;
+  if (until > deadline_) deadline_ = until;
+}
+
 void LoopSpinner::OnIdle(void* handle) {
   LoopSpinner* self;
   std::memcpy(&self, handle, sizeof(self));
-  if (self->pending_ <= 0 || uv_hrtime() - self->last_ns_ > self->window_ns_) {
+  if (self->pending_ <= 0 || uv_hrtime() > self->deadline_) {
     uv_idle_stop(self->handle_);
     self->active_ = false;
     return;

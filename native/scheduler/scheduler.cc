@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
+
+#include "scheduler/spin_policy.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -87,17 +90,35 @@ void Scheduler::RunnerLoop() {
     }
     lf_cv_.notify_one();  // an idle follower becomes the leader while we run
     if (batch.empty()) return;  // stopping
+    const int64_t t0 = NowNs();
     executor_(batch);
+    const int64_t took = NowNs() - t0;
+    const int64_t typical = typical_exec_ns_.load(std::memory_order_relaxed);
+    typical_exec_ns_.store(typical == 0 ? took : typical - typical / 8 + took / 8, std::memory_order_relaxed);
     batch.clear();
+  }
+}
+
+void Scheduler::Poke(bool flush) {
+  if (flush) flushing_.store(true, std::memory_order_seq_cst);
+  // Dekker with Park(), as in Enqueue: we store poked_ then read parked_; it stores parked_ then reads poked_.
+  poked_.store(true, std::memory_order_seq_cst);
+  if (parked_.load(std::memory_order_seq_cst) && parked_.exchange(false, std::memory_order_seq_cst)) {
+    wake_.release();
   }
 }
 
 void Scheduler::Lead(std::vector<Request*>& batch) {
   for (;;) {
+    // Cleared before looking at the queues: a poke after this point makes the next Park return.
+    const bool poked = poked_.exchange(false, std::memory_order_seq_cst);
     DrainIncoming();
     const int64_t now = NowNs();
+    if (poked) PurgeDead();
     if (next_deadline_ != 0 && next_deadline_ <= now) ApplyTimeouts(now);
-    const BatchDecision decision = DecideBatch(pending_, config_, now);
+    // Flushing: decide as if every delay had run out (nothing can join a batch any more).
+    const bool flushing = flushing_.load(std::memory_order_relaxed);
+    const BatchDecision decision = DecideBatch(pending_, config_, flushing ? std::numeric_limits<int64_t>::max() / 2 : now);
     if (decision.send) {
       Take(decision.take, batch);
       if (!batch.empty()) return;
@@ -171,19 +192,45 @@ void Scheduler::Take(size_t count, std::vector<Request*>& batch) {
   if (!dead.empty()) Drop(dead, ErrorCode::kCancelled, "request was aborted before it ran");
 }
 
+// Drops every queued request that will not run (cancelled, or its thread is going away) now, rather
+// than when DecideBatch reaches it.
+void Scheduler::PurgeDead() {
+  std::vector<Request*> dead;
+  for (auto& level : pending_.levels) {
+    for (auto* q : {&level.queue, &level.delayed}) {
+      auto keep = q->begin();
+      for (auto it = q->begin(); it != q->end(); ++it) {
+        Request* r = *it;
+        if (IsDead(*r)) {
+          dead.push_back(r);
+          ReleaseAdmission(*r);
+          --pending_.size;
+        } else {
+          *keep++ = r;
+        }
+      }
+      q->erase(keep, q->end());
+    }
+  }
+  if (!dead.empty()) Drop(dead, ErrorCode::kCancelled, "request was aborted before it ran");
+}
+
 void Scheduler::Park(int64_t wake_at) {
-  const int64_t spin_end = NowNs() + static_cast<int64_t>(config_.spin_microseconds) * 1000;
+  const int64_t window_ns = static_cast<int64_t>(config_.spin_microseconds) * 1000;
+  const int64_t spin_ns = SpinWorthIt(TypicalExecutionNs(), window_ns) ? window_ns : 0;
+  const int64_t spin_end = NowNs() + spin_ns;
   const int64_t spin_until = wake_at != 0 ? std::min(spin_end, wake_at) : spin_end;
   // Spin, but yield between polls: when this thread shares a core with the submitting JS thread, a
   // tight spin would take the very CPU the next request has to come from.
-  while (incoming_.Empty() && !stop_.load(std::memory_order_relaxed) && NowNs() < spin_until) {
+  while (incoming_.Empty() && !poked_.load(std::memory_order_relaxed) && !stop_.load(std::memory_order_relaxed) &&
+         NowNs() < spin_until) {
     for (int i = 0; i < 16; ++i) TG_CPU_RELAX();
     std::this_thread::yield();
   }
-  if (!incoming_.Empty() || (wake_at != 0 && NowNs() >= wake_at)) return;
+  if (!incoming_.Empty() || poked_.load(std::memory_order_relaxed) || (wake_at != 0 && NowNs() >= wake_at)) return;
 
   parked_.store(true, std::memory_order_seq_cst);
-  if (!incoming_.Empty() || stop_.load(std::memory_order_seq_cst)) {
+  if (!incoming_.Empty() || poked_.load(std::memory_order_seq_cst) || stop_.load(std::memory_order_seq_cst)) {
     if (!parked_.exchange(false, std::memory_order_seq_cst)) wake_.acquire();  // a producer's release is on its way
     return;
   }

@@ -6,7 +6,9 @@
 // itself. So a batch is formed exactly when a runner is free, requests pile up (and batches grow)
 // while all runners are busy, and a request to an idle model costs one thread wake-up, not two
 // (submit -> leader, which runs it; no second hop to a separate runner). An idle leader spins for
-// `spin_microseconds` before it parks, so back-to-back requests usually cost no wake-up at all.
+// `spin_microseconds` before it parks, so back-to-back requests usually cost no wake-up at all,
+// unless the model's batches take so long that a wake-up does not matter (spin_policy.h): then it
+// parks at once and leaves the core to others.
 #pragma once
 
 #include <atomic>
@@ -46,6 +48,15 @@ class Scheduler {
   // Stops the runner threads and joins them. Call once nothing is queued or running.
   void Stop();
 
+  // Any thread: makes a parked leader decide again now. Queued requests that were cancelled (or whose
+  // thread is going away) are dropped at once instead of when their batch would have been sent;
+  // `flush` (intake has stopped, no request can join a batch any more) also sends what is queued
+  // without waiting for max_queue_delay, so that an unload does not wait out the delay.
+  void Poke(bool flush = false);
+
+  // How long a batch typically takes to execute (moving average, ns; 0 before the first).
+  int64_t TypicalExecutionNs() const { return typical_exec_ns_.load(std::memory_order_relaxed); }
+
  private:
   void RunnerLoop();
   // Leads until a batch is ready (returned in `batch`) or Stop() was called (empty batch).
@@ -53,6 +64,7 @@ class Scheduler {
   void DrainIncoming();
   void ApplyTimeouts(int64_t now);
   void Take(size_t count, std::vector<Request*>& batch);
+  void PurgeDead();
   void Park(int64_t wake_at);
   void Drop(std::vector<Request*>& requests, ErrorCode code, const char* message);
   void ReleaseAdmission(const Request& r);
@@ -68,6 +80,9 @@ class Scheduler {
   std::unique_ptr<std::atomic<int64_t>[]> level_sizes_;  // for max_queue_size; only when bounded
   std::vector<uint64_t> level_limits_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> poked_{false};
+  std::atomic<bool> flushing_{false};
+  std::atomic<int64_t> typical_exec_ns_{0};
 
   // Leader-only state.
   PendingQueues pending_;

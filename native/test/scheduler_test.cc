@@ -1244,6 +1244,59 @@ void TestCancelWhileWaitingForDelay() {
   CheckNoViolations(rec);
 }
 
+// A poke drops a cancelled request at once instead of when its batch would have been sent (a long
+// max_queue_delay); a flushing poke sends what is queued without waiting for the delay (an unload).
+// Without them both waits would be the full 60 s delay and WAIT_FOR would fail.
+void TestPokeAndFlush() {
+  BatchingConfig c = DynamicConfig(8, 60'000'000);  // 60 s
+  c.spin_microseconds = 0;
+  Recorder rec;
+  TReq r1, r2;
+  auto s = MakeScheduler(c, rec);
+  Prepare(r1, 1, 1);
+  Prepare(r2, 2, 1);
+  CHECK(s->Enqueue(&r1));
+  CHECK(s->Enqueue(&r2));
+  SleepMs(20);  // the leader has decided to wait for the delay and parked
+  r1.cancelled.store(true, std::memory_order_release);
+  s->Poke();
+  WAIT_FOR(r1.dropped.load(std::memory_order_acquire) == 1, 10);
+  CHECK_EQ(r1.drop_code.load(), static_cast<int>(ErrorCode::kCancelled));
+  SleepMs(20);
+  CHECK_EQ(r2.executed.load(), 0);  // a plain poke does not cut the delay short
+  s->Poke(/*flush=*/true);
+  WAIT_FOR(r2.executed.load(std::memory_order_acquire) == 1, 10);
+  // Once flushing, later requests are not held either.
+  TReq r3;
+  Prepare(r3, 3, 1);
+  CHECK(s->Enqueue(&r3));
+  WAIT_FOR(r3.executed.load(std::memory_order_acquire) == 1, 10);
+  s->Stop();
+  CheckNoViolations(rec);
+}
+
+// The leader skips its post-batch spin when batches take much longer than the spin window (a
+// wake-up is noise next to them), and keeps it for short batches. Observed through the moving
+// average the decision uses.
+void TestTypicalExecution() {
+  BatchingConfig c = DynamicConfig(8);
+  c.spin_microseconds = 50;
+  Recorder rec;
+  rec.spin_ns = 2'000'000;  // 2 ms per batch
+  auto s = MakeScheduler(c, rec);
+  CHECK_EQ(s->TypicalExecutionNs(), 0);
+  std::vector<std::unique_ptr<TReq>> reqs;
+  for (int i = 0; i < 4; ++i) {
+    reqs.push_back(std::make_unique<TReq>());
+    Prepare(*reqs.back(), i, 1);
+    CHECK(s->Enqueue(reqs.back().get()));
+    WAIT_FOR(rec.done.load(std::memory_order_acquire) == i + 1, 10);
+  }
+  CHECK(s->TypicalExecutionNs() >= 2'000'000);
+  s->Stop();
+  CheckNoViolations(rec);
+}
+
 void TestPriorityEndToEnd() {
   BatchingConfig c;  // one at a time, so the order is visible
   c.priority_levels = 3;
@@ -1411,6 +1464,8 @@ int main(int argc, char** argv) {
       {"cancellation (no batching)", [] { TestCancellation(false); }},
       {"cancellation (dynamic)", [] { TestCancellation(true); }},
       {"cancel while waiting for delay", TestCancelWhileWaitingForDelay},
+      {"poke drops cancelled now, flush cuts the delay", TestPokeAndFlush},
+      {"typical execution time", TestTypicalExecution},
       {"instances run concurrently", TestInstancesRunConcurrently},
       {"wake-ups (ping-pong)", TestWakeups},
       {"stress", TestStress},

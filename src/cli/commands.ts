@@ -14,4 +14,5 @@ export const COMMANDS: Record<string, () => Promise<Command>> = {
   'build-engine': async () => (await import('./build-engine-command.js')).BUILD_ENGINE_COMMAND,
   forecast: async () => (await import('./forecast-command.js')).FORECAST_COMMAND,
   doctor: async () => (await import('./doctor-command.js')).DOCTOR_COMMAND,
+  perf: async () => (await import('../perf/perf-command.js')).PERF_COMMAND,
 };

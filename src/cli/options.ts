@@ -45,6 +45,10 @@ export const serveOptionsSchema = z
     /** auto: readable lines and a start-up banner when stdout is a terminal, JSON lines otherwise. */
     logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     httpEngine: z.enum(['auto', 'uws', 'node']).default('auto'),
+    /** HTTP threads accepting on the port (uWS only); default: the CPUs this process can use (cli/cores.ts). */
+    httpThreads: int.min(1).max(1024).optional(),
+    /** Polling windows of the event loops and model runners (engine eventLoopSpinMicroseconds and spinMicroseconds). */
+    spinMicroseconds: int.min(0).max(10_000).optional(),
     maxBodyBytes: bytes.default(64 * 1024 * 1024),
     /** Request bodies all connections together may hold at once (HTTP and gRPC); more get 503. */
     maxInflightBodyBytes: bytes.default(512 * 1024 * 1024),
@@ -142,6 +146,8 @@ const FLAGS = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   'http-engine': { type: 'string' },
+  'http-threads': { type: 'string' },
+  'spin-microseconds': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'max-inflight-body-bytes': { type: 'string' },
   'max-json-depth': { type: 'string' },
@@ -185,6 +191,10 @@ export const USAGE = `Usage: tensorgate serve --model-repository DIR [options]
   --log-level LEVEL             fatal|error|warn|info|debug|trace|silent (default info)
   --log-format auto|json|pretty default auto: readable lines and a banner on a terminal, JSON lines otherwise
   --http-engine auto|uws|node   default auto: uWebSockets.js when it loads, else node:http
+  --http-threads N              HTTP threads accepting on the port, default: the CPUs available (affinity,
+                                capped by a cgroup CPU limit); uWS only: node:http serves on one thread
+  --spin-microseconds N         default 50: how long event loops and model runners poll for a completion or
+                                the next request before they sleep (models running over 20x longer never poll; 0: off)
   --max-body-bytes N            default 64MiB; larger bodies get 413 before they are read
   --max-inflight-body-bytes N   default 512MiB: request bodies held at once, all connections (more: 503)
   --max-json-depth N            default 64: deeper JSON bodies get 400 before they are parsed

@@ -30,6 +30,11 @@ export const SERVE_COMMAND: Command = {
       ? pino({ level: options.logLevel }, prettyDestination(process.stdout, (r) => progress!.observe(r)))
       : pino({ level: options.logLevel });
     const started = performance.now();
+    // A signal during start-up (models loading, threads starting) stops the server once it is up.
+    let early: string | undefined;
+    const onEarly = (signal: string) => (early ??= signal);
+    process.once('SIGTERM', onEarly);
+    process.once('SIGINT', onEarly);
     let running;
     try {
       running = await startServer(options, logger);
@@ -37,6 +42,8 @@ export const SERVE_COMMAND: Command = {
       logger.fatal({ err: (err as Error).message }, 'cannot start');
       return 1;
     } finally {
+      process.off('SIGTERM', onEarly);
+      process.off('SIGINT', onEarly);
       progress?.stop();
     }
     if (pretty) {
@@ -75,6 +82,7 @@ export const SERVE_COMMAND: Command = {
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      if (early !== undefined) stop(early);
     });
   },
 };

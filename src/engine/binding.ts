@@ -203,6 +203,11 @@ export interface NativeBinding {
   histogramBounds(): number[];
   /** GPU readings through NVML (absent from addons built before it). */
   gpuDevices?(): NativeGpuReadings;
+  /**
+   * The connected stream sockets another addon (uWS) polls on this thread's event loop; with
+   * `shutdown`, each is shut down first (uWS then closes them itself). Absent from older addons.
+   */
+  loopSockets?(shutdown: boolean): number;
   readonly ortApiVersion: number;
   /** The completion descriptor layout the addon writes (native/js/completion_layout.h). */
   readonly completionLayout: CompletionLayout;

@@ -32,11 +32,14 @@ const consoleLogger: EngineLogger = {
 
 export class Engine {
   readonly runtime: RuntimeInfo;
+  /** The polling windows in effect (engine options eventLoopSpinMicroseconds and spinMicroseconds). */
+  readonly polling: { readonly eventLoopSpinMicroseconds: number; readonly spinMicroseconds: number };
   readonly #logger: EngineLogger;
 
-  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger) {
+  private constructor(runtime: NativeRuntimeInfo, logger: EngineLogger, polling: Engine['polling']) {
     this.runtime = runtime;
     this.#logger = logger;
+    this.polling = polling;
   }
 
   /** Loads ONNX Runtime (once per process) and returns an engine bound to this thread. */
@@ -51,13 +54,13 @@ export class Engine {
     // The CUDA flavour prefers an ONNX Runtime with CUDA provider libraries beside it.
     const library = resolveOrtLibrary(o.ortLibrary, choice?.flavour === 'cuda' ? 'cuda' : undefined);
     const info = binding.init(nativeInitOptions(o, library));
-    return new Engine(info, logger ?? consoleLogger);
+    return new Engine(info, logger ?? consoleLogger, { eventLoopSpinMicroseconds: o.eventLoopSpinMicroseconds, spinMicroseconds: o.spinMicroseconds });
   }
 
   /** Loads a model from a file path or ONNX bytes. Session creation runs off the event loop. */
   async load(source: string | Uint8Array, options: LoadOptions = {}): Promise<Model> {
     const o = parseOptions(loadOptionsSchema, options, 'load options');
-    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o));
+    const native = await nativeBinding().loadModel(source, toNativeSession(o), toNativeBatching(o, this.polling.spinMicroseconds));
     const model = new Model(native);
     for (const p of model.metadata.providers) {
       if (!p.active) {

@@ -8,6 +8,9 @@ import { TensorgateError } from './errors.js';
 
 const count = z.number().int().min(0);
 
+/** How long event loops and runners poll before sleeping, unless the engine options say otherwise. */
+export const DEFAULT_SPIN_MICROSECONDS = 50;
+
 export const engineOptionsSchema = z
   .object({
     /** Path of libonnxruntime to load (default: TENSORGATE_ORT_LIBRARY, else onnxruntime-node's). */
@@ -21,11 +24,13 @@ export const engineOptionsSchema = z
     /** ORT's own log level: verbose, info, warning, error, fatal. */
     ortLogLevel: z.enum(['verbose', 'info', 'warning', 'error', 'fatal']).optional(),
     /**
-     * How long this thread's event loop keeps polling after it submits work, so that a fast model's
-     * completion is picked up without an idle thread's wake-up (only while recent round trips were
-     * shorter than this). 0 turns it off.
+     * How long this thread's event loop keeps polling for a completion beyond the model's typical
+     * execution time, so that it is picked up without an idle thread's wake-up. Only for models whose
+     * execution is at most 20 times this (longer ones make a wake-up negligible). 0 turns it off.
      */
-    eventLoopSpinMicroseconds: count.max(10_000).default(50),
+    eventLoopSpinMicroseconds: count.max(10_000).default(DEFAULT_SPIN_MICROSECONDS),
+    /** The default of the load option spinMicroseconds (a model's runner polling for work before it sleeps). */
+    spinMicroseconds: count.max(10_000).default(DEFAULT_SPIN_MICROSECONDS),
   })
   .strict();
 
@@ -94,8 +99,11 @@ export const loadOptionsSchema = z
     dynamicBatching: z.union([z.boolean(), dynamicBatchingSchema]).default(false),
     /** Triton's instance_group count: runner threads sharing the session. */
     instanceCount: z.number().int().min(1).max(64).default(1),
-    /** How long an idle scheduler polls for work before it sleeps. */
-    spinMicroseconds: count.max(10_000).default(50),
+    /**
+     * How long an idle scheduler polls for work before it sleeps (default: the engine's
+     * spinMicroseconds); skipped for models whose batches take over 20 times this.
+     */
+    spinMicroseconds: count.max(10_000).optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -169,7 +177,7 @@ function toNativePolicy(p: z.output<typeof queuePolicySchema> | undefined): Nati
   return p ?? queuePolicySchema.parse({});
 }
 
-export function toNativeBatching(o: ParsedLoadOptions): NativeBatchingOptions {
+export function toNativeBatching(o: ParsedLoadOptions, defaultSpinMicroseconds: number = DEFAULT_SPIN_MICROSECONDS): NativeBatchingOptions {
   const db = o.dynamicBatching === true ? dynamicBatchingSchema.parse({}) : o.dynamicBatching || undefined;
   const levels: Record<number, NativeQueuePolicy> = {};
   for (const [level, policy] of Object.entries(db?.priorityQueuePolicy ?? {})) levels[Number(level)] = toNativePolicy(policy);
@@ -184,7 +192,7 @@ export function toNativeBatching(o: ParsedLoadOptions): NativeBatchingOptions {
     defaultQueuePolicy: toNativePolicy(db?.defaultQueuePolicy),
     priorityQueuePolicy: levels,
     instanceCount: o.instanceCount,
-    spinMicroseconds: o.spinMicroseconds,
+    spinMicroseconds: o.spinMicroseconds ?? defaultSpinMicroseconds,
   };
 }
 

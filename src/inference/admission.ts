@@ -74,35 +74,58 @@ export class ModelLoad {
   readonly policy: ModelPolicy;
   /** Runner threads of the copy (instance_group counts): batches run that many at a time. */
   readonly instances: number;
-  inflight = 0;
-  inflightRows = 0;
-  /** Engine compute per row, ns (moving average); -1 while nothing was measured (all is admitted). */
-  costPerRowNs = -1;
+  /**
+   * The counts, in memory every HTTP thread of the process shares (--http-threads: a worker thread
+   * builds its view of the same copy's load on it): [inflight, inflightRows] as Int32, then the cost.
+   */
+  readonly memory: SharedArrayBuffer;
+  readonly #counts: Int32Array;
+  /** Engine compute per row, ns (moving average); -1 while nothing was measured (all is admitted). A
+   * plain (non-atomic) float: a racing update loses one sample of an estimate, nothing more. */
+  readonly #cost: Float64Array;
 
-  constructor(config: ModelConfig) {
+  constructor(config: ModelConfig, memory?: SharedArrayBuffer) {
     this.policy = modelPolicy(config);
     this.instances = Math.max(1, (config.instance_group ?? []).reduce((n, g) => n + g.count, 0));
+    this.memory = memory ?? new SharedArrayBuffer(16);
+    this.#counts = new Int32Array(this.memory, 0, 2);
+    this.#cost = new Float64Array(this.memory, 8, 1);
+    if (memory === undefined) this.#cost[0] = -1;
+  }
+
+  get inflight(): number {
+    return Atomics.load(this.#counts, 0);
+  }
+
+  get inflightRows(): number {
+    return Atomics.load(this.#counts, 1);
+  }
+
+  get costPerRowNs(): number {
+    return this.#cost[0]!;
   }
 
   enter(rows: number): void {
-    this.inflight++;
-    this.inflightRows += rows;
+    Atomics.add(this.#counts, 0, 1);
+    Atomics.add(this.#counts, 1, rows);
   }
 
   /** A request is over; `computeNs`/`batchRows` are its batch's (0 when it did not run). */
   leave(rows: number, computeNs: number, batchRows: number): void {
-    this.inflight--;
-    this.inflightRows -= rows;
+    Atomics.sub(this.#counts, 0, 1);
+    Atomics.sub(this.#counts, 1, rows);
     if (computeNs > 0 && batchRows > 0) {
       const sample = computeNs / batchRows;
-      this.costPerRowNs = this.costPerRowNs < 0 ? sample : this.costPerRowNs + ALPHA * (sample - this.costPerRowNs);
+      const cost = this.#cost[0]!;
+      this.#cost[0] = cost < 0 ? sample : cost + ALPHA * (sample - cost);
     }
   }
 
   /** The predicted wait (ns) before a request arriving now would start: the rows ahead at the measured cost. */
   predictedWaitNs(): number {
-    if (this.costPerRowNs < 0) return 0;
-    return (this.inflightRows * this.costPerRowNs) / this.instances;
+    const cost = this.#cost[0]!;
+    if (cost < 0) return 0;
+    return (this.inflightRows * cost) / this.instances;
   }
 }
 

@@ -7,3 +7,4 @@ export type { InferenceWire } from './wire.js';
 export type { Stage } from './stage.js';
 export { inferInProcess } from './inproc.js';
 export type { InferenceObserver } from './stages/latency.js';
+export type { Leases } from './stages/resolve.js';

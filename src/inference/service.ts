@@ -56,7 +56,16 @@ export interface InferenceServiceOptions {
 export class InferenceService {
   readonly stages: readonly Stage[];
 
-  constructor(options: InferenceServiceOptions) {
+  /** A service with exactly these stages (an HTTP worker thread's: see src/server/threads/worker.ts). */
+  static of(stages: readonly Stage[]): InferenceService {
+    return new InferenceService({ stages });
+  }
+
+  constructor(options: InferenceServiceOptions | { stages: readonly Stage[] }) {
+    if ('stages' in options) {
+      this.stages = options.stages;
+      return;
+    }
     const cache = options.cache;
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
     this.stages = [

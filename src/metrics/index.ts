@@ -12,6 +12,7 @@
 //   metrics.cacheHit(level: 'l1' | 'l2', model, secs)
 //   metrics.cacheMiss(level, model, secs, final = true) // final=false: an L1 miss that goes on to L2
 //   metrics.cacheError(level, reason)
+//   metrics.addThreads(source)                         // HTTP worker threads' counts summed in at each scrape
 //   const { contentType, body } = await metrics.scrape()
 //
 // Per-model inference metrics cost nothing per request: the native scheduler keeps cumulative
@@ -26,7 +27,10 @@ export {
   LATENCY_SLO_BUCKETS,
   MODEL_STATES,
   ServerMetrics,
+  httpRequestFamilies,
   type CacheLevel,
+  type ThreadMetricsSnapshot,
+  type ThreadMetricsSource,
   type ModelState,
   type ServerMetricsOptions,
   type TracingSource,
@@ -40,4 +44,5 @@ export {
   nativeBucketBound,
   type StatsSource,
 } from './native.js';
-export { logBuckets, ScrapeFamily, type FamilyType, type Labels, type Sample } from './family.js';
+export { RequestFamilies, type RequestSnapshot } from './request-families.js';
+export { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type FamilyType, type Labels, type Sample } from './family.js';

@@ -5,7 +5,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { BucketLayout, HistogramCell, logBuckets, ScrapeFamily, type Labels, type Sample } from './family.js';
 import { NativeModelMetrics, type StatsSource } from './native.js';
 import { PipelineMetrics, type PipelineSource } from './pipelines.js';
-import { RequestFamilies } from './request-families.js';
+import { RequestFamilies, type RequestSnapshot } from './request-families.js';
 import { ResourceMetrics, type GpuReader } from './resources.js';
 
 export type ModelState = 'READY' | 'LOADING' | 'UNAVAILABLE' | 'UNLOADING';
@@ -45,6 +45,20 @@ export const CACHE_DURATION_BUCKETS: Float64Array = logBuckets(1e-6, 2, 10);
 
 const CACHE_LAYOUT = new BucketLayout(CACHE_DURATION_BUCKETS);
 
+/** The HTTP front's request counter and duration histogram (also kept by each HTTP worker thread). */
+export function httpRequestFamilies(prefix = 'tensorgate_'): RequestFamilies {
+  return new RequestFamilies(
+    {
+      total: `${prefix}http_requests_total`,
+      totalHelp: 'HTTP requests by route template, method and status code',
+      duration: `${prefix}http_request_duration_seconds`,
+      durationHelp: 'HTTP request duration by route template, request received to response written',
+      labels: ['route', 'method', 'status'],
+    },
+    HTTP_DURATION_BUCKETS,
+  );
+}
+
 /** A duration fit to observe: NaN, negative and infinite ones are not (the event is still counted). */
 const observable = (seconds: number): boolean => seconds >= 0 && seconds !== Infinity;
 
@@ -73,6 +87,22 @@ interface StateSeries {
 
 const versionKey = (model: string, version: string): string => JSON.stringify([model, version]);
 
+/** What an HTTP worker thread counted (src/server/threads), as plain data, cumulative since it started. */
+export interface ThreadMetricsSnapshot {
+  /** The HTTP thread's number (the main thread is 0). */
+  thread: number;
+  http: RequestSnapshot;
+  /** [model, version, per-bucket counts (not cumulative; the last is the overflow), sum] of the latency histogram. */
+  latency: Array<[string, string, number[], number]>;
+}
+
+/** The other HTTP threads' metrics, summed into this registry's at every scrape. */
+export interface ThreadMetricsSource {
+  /** Brings the snapshots up to date (asks the threads, bounded in time); awaited before every scrape. */
+  refresh(): Promise<void>;
+  snapshots(): readonly ThreadMetricsSnapshot[];
+}
+
 export class ServerMetrics {
   readonly registry: Registry;
   readonly prefix: string;
@@ -93,6 +123,7 @@ export class ServerMetrics {
   readonly #resources: ResourceMetrics;
   #tracing: TracingSource | undefined;
   #cacheState: (() => string) | undefined;
+  #threads: ThreadMetricsSource | undefined;
 
   constructor(options: ServerMetricsOptions = {}) {
     const prefix = (this.prefix = options.prefix ?? 'tensorgate_');
@@ -101,16 +132,7 @@ export class ServerMetrics {
     this.#pipelines = new PipelineMetrics(prefix);
     this.#latencyLayout = new BucketLayout(Float64Array.from(options.latencyBuckets ?? LATENCY_SLO_BUCKETS));
     this.#resources = new ResourceMetrics(options.gpu);
-    this.#httpFamilies = new RequestFamilies(
-      {
-        total: `${prefix}http_requests_total`,
-        totalHelp: 'HTTP requests by route template, method and status code',
-        duration: `${prefix}http_request_duration_seconds`,
-        durationHelp: 'HTTP request duration by route template, request received to response written',
-        labels: ['route', 'method', 'status'],
-      },
-      HTTP_DURATION_BUCKETS,
-    );
+    this.#httpFamilies = httpRequestFamilies(prefix);
     this.#grpcFamilies = new RequestFamilies(
       {
         total: `${prefix}grpc_requests_total`,
@@ -130,7 +152,25 @@ export class ServerMetrics {
           'cache hits included; bucket bounds at round SLO values (--latency-buckets)',
         'histogram',
         (out) => {
-          for (const cell of this.#latencyCells.values()) cell.push(out, `${prefix}inference_request_duration_seconds`);
+          const name = `${prefix}inference_request_duration_seconds`;
+          const threads = this.#threads?.snapshots() ?? [];
+          if (!threads.some((t) => t.latency.length > 0)) {
+            for (const cell of this.#latencyCells.values()) cell.push(out, name);
+            return;
+          }
+          // Other threads' requests to the same version go into the same series.
+          const merged = new Map<string, HistogramCell>();
+          const add = (model: string, version: string, counts: ArrayLike<number>, sum: number): void => {
+            const key = versionKey(model, version);
+            let cell = merged.get(key);
+            if (!cell) merged.set(key, (cell = new HistogramCell(this.#latencyLayout, { model, version })));
+            if (counts.length !== cell.counts.length) return;
+            for (let i = 0; i < counts.length; i++) cell.counts[i] = cell.counts[i]! + counts[i]!;
+            cell.sum += sum;
+          };
+          for (const cell of this.#latencyCells.values()) add(cell.labels.model!, cell.labels.version!, cell.counts, cell.sum);
+          for (const t of threads) for (const [model, version, counts, sum] of t.latency) add(model, version, counts, sum);
+          for (const cell of merged.values()) cell.push(out, name);
         },
       ),
       ...this.#resources.families,
@@ -397,10 +437,38 @@ export class ServerMetrics {
     for (const family of families) family.registerIn(this.registry);
   }
 
+  // ---- HTTP worker threads -----------------------------------------------------------------------
+
+  /**
+   * Sums the other HTTP threads' request and latency metrics into this registry's (one exposition
+   * for the process), and adds tensorgate_http_thread_requests_total, the requests each thread answered.
+   */
+  addThreads(source: ThreadMetricsSource): void {
+    this.#threads = source;
+    this.#httpFamilies.mergeFrom(() => source.snapshots().map((t) => t.http));
+    new ScrapeFamily(
+      `${this.prefix}http_thread_requests_total`,
+      'HTTP requests answered by each HTTP thread (--http-threads); thread 0, the main thread, also answers what the others hand it (control plane, routes, cached and traced models)',
+      'counter',
+      (out) => {
+        // A thread that was restarted has its earlier run's counts too: one series per thread number.
+        const byThread = new Map<number, number>([[0, this.#httpFamilies.total()]]);
+        for (const t of source.snapshots()) byThread.set(t.thread, (byThread.get(t.thread) ?? 0) + t.http.series.reduce((n, s) => n + s[3], 0));
+        for (const [thread, value] of byThread) out.push({ labels: { thread: String(thread) }, value });
+      },
+    ).registerIn(this.registry);
+  }
+
+  /** Bucket bounds of the per-model latency histogram (the HTTP worker threads use the same). */
+  get latencyBuckets(): readonly number[] {
+    return [...this.#latencyLayout.bounds];
+  }
+
   // ---- exposition -------------------------------------------------------------------------------
 
   /** The Prometheus text exposition (format 0.0.4) of every metric in the registry. */
   async scrape(): Promise<{ contentType: string; body: string }> {
+    await this.#threads?.refresh();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

@@ -27,6 +27,8 @@ export interface RepositoryLogger {
 export interface RepositoryHooks {
   /** A version starts serving (a swap calls it for the new one before retiring the old). */
   served?(instance: ServedVersion): void;
+  /** A version stops taking new requests (swapped out, unloaded, removed): it drains, then unloads. */
+  retiring?(instance: ServedVersion): void;
   /** A version stopped serving and is unloaded. */
   retired?(instance: ServedVersion): void;
   state?(name: string, version: string, state: VersionState): void;
@@ -253,7 +255,9 @@ export class ModelLifecycle {
   }
 
   retire(instance: Instance): void {
+    const first = !instance.retired;
     instance.retired = true;
+    if (first) this.#hooks.retiring?.(instance);
     this.#options.changed({ kind: 'retired', version: instance });
     if (instance.leases === 0) void this.unloadInstance(instance);
   }

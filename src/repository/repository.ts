@@ -213,6 +213,11 @@ export class ModelRepository {
     return this.#acquireSlow(name, version);
   }
 
+  /** One more lease on an instance already leased or being published (released with release()). */
+  retain(served: ServedVersion): void {
+    (served as Instance).leases++;
+  }
+
   release(served: ServedVersion): void {
     const instance = served as Instance;
     if (--instance.leases === 0 && instance.retired) void this.#lifecycle.unloadInstance(instance);

@@ -1,25 +1,53 @@
 // Content-Encoding for request bodies (gzip, deflate) and Accept-Encoding for responses. Inflation is
-// bounded by the body limit, so a small compressed bomb cannot expand past it.
+// bounded by the body limit, so a small compressed bomb cannot expand past it, and lands `pad` bytes
+// into a fresh buffer, as the transports receive plain bodies: the binary tensors after the JSON header
+// are then aligned and decode as views instead of copies.
 import { promisify } from 'node:util';
-import { deflate, gzip, inflate, gunzip } from 'node:zlib';
+import { createGunzip, createInflate, deflate, gzip } from 'node:zlib';
 import { ProtocolError } from '../protocol/errors.js';
 
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
 const gzipAsync = promisify(gzip);
 const deflateAsync = promisify(deflate);
+
+/** Inflates `body` into one buffer that starts `pad` bytes into its memory; rejects past `limit` bytes. */
+function inflateTo(body: Buffer, kind: 'gzip' | 'deflate', limit: number, pad: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stream = kind === 'gzip' ? createGunzip() : createInflate();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    stream.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) {
+        stream.destroy(Object.assign(new Error('Cannot create a Buffer larger than the limit'), { code: 'ERR_BUFFER_TOO_LARGE' }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('error', reject);
+    stream.on('end', () => {
+      const out = Buffer.allocUnsafeSlow(pad + total);
+      let at = pad;
+      for (const c of chunks) {
+        out.set(c, at);
+        at += c.length;
+      }
+      resolve(out.subarray(pad));
+    });
+    stream.end(body);
+  });
+}
 
 /** Responses smaller than this are sent as they are: compressing them costs more than it saves. */
 export const COMPRESS_MIN_BYTES = 1024;
 
-export async function decodeBody(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+export async function decodeBody(body: Buffer, encoding: string | undefined, limit: number, pad = 0): Promise<Buffer> {
   if (!encoding || encoding === 'identity') return body;
   const e = encoding.trim().toLowerCase();
   if (e !== 'gzip' && e !== 'deflate') {
     throw new ProtocolError(415, `unsupported Content-Encoding '${encoding}' (use gzip or deflate)`);
   }
   try {
-    return await (e === 'gzip' ? gunzipAsync(body, { maxOutputLength: limit }) : inflateAsync(body, { maxOutputLength: limit }));
+    return await inflateTo(body, e, limit, pad);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new ProtocolError(413, `decompressed request body exceeds the limit of ${limit} bytes`);

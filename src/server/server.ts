@@ -1,18 +1,13 @@
-// The HTTP front: a transport (uWS or node:http), the v2 routes, errors as {"error": ...} with the
-// status of src/protocol/errors.ts, request and response compression, the admin token on the
-// repository API, HTTP metrics, and its part of a graceful shutdown (stop accepting, finish in-flight
-// requests, close). Everything behind the routes is the inference service's.
-import type { InferenceService, ServerControl } from '../inference/index.js';
-import type { ServerMetrics } from '../metrics/index.js';
-import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from '../status/page.js';
-import type { StatusTracker } from '../status/snapshot.js';
-import type { RoutingControl } from '../routing/control.js';
-import { errorBody, errorMessage, httpStatusFor, isExpectedError, ProtocolError, retryAfterFor } from '../protocol/errors.js';
+// The HTTP front: a transport (uWS or node:http) and what every response goes through: the router
+// (v2-router.ts on the main thread; an HTTP worker thread's own, src/server/threads), errors as
+// {"error": ...} with the status of src/protocol/errors.ts, response compression, HTTP metrics, and
+// its part of a graceful shutdown (stop accepting, finish in-flight requests, close).
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
-import { acceptedEncoding, COMPRESS_MIN_BYTES, decodeBody, encodeBody } from './compression.js';
+import { acceptedEncoding, COMPRESS_MIN_BYTES, encodeBody } from './compression.js';
+import { errorResponse, type ServerLogger } from './error-response.js';
 import { NodeTransport } from './node-transport.js';
-import { matchRoute, type RouteMatch, type RouteName } from './routes.js';
+import { matchRoute, type RouteMatch } from './routes.js';
 import { BodyBudget } from './body-budget.js';
 import {
   DEFAULT_TRANSPORT_LIMITS,
@@ -25,37 +20,44 @@ import {
   type TransportOptions,
 } from './transport.js';
 import { loadUws, UWS_HEADER_TIMEOUT_MS, UwsTransport } from './uws-transport.js';
-import * as v2 from './v2-handlers.js';
 
-export interface ServerLogger {
-  info(fields: Record<string, unknown>, message: string): void;
-  warn(fields: Record<string, unknown>, message: string): void;
-  error(fields: Record<string, unknown>, message: string): void;
-  debug(fields: Record<string, unknown>, message: string): void;
+export type { ServerLogger };
+
+/** Answers matched requests (throws for errors: the front maps them through the error table). */
+export interface HttpRouter {
+  /** True once the server drains: every response closes its connection. */
+  readonly draining: boolean;
+  route(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse;
+}
+
+/** What the front records of every request it answers. */
+export interface HttpMetrics {
+  observeHttp(route: string, method: string, status: number, seconds: number): void;
 }
 
 export interface ServerOptions {
-  service: InferenceService;
-  control: ServerControl;
-  /** The traffic-management API (routes). */
-  routing: RoutingControl;
-  metrics: ServerMetrics;
+  router: HttpRouter;
+  metrics: HttpMetrics;
   logger: ServerLogger;
   host: string;
   port: number;
   /** 'auto': uWebSockets.js when it loads, else node:http (logged). */
   httpEngine: 'auto' | 'uws' | 'node';
   maxBodyBytes: number;
-  /** The live status page at `/` and its JSON at `/status` (404 without). */
-  status?: StatusTracker | undefined;
+  /**
+   * Sees every request first: a promise is the whole answer (another thread answered it: no metrics,
+   * compression or routing here); undefined lets this front answer. HTTP worker threads hand the
+   * requests they do not serve themselves to the main thread this way.
+   */
+  intercept?: ((req: IncomingRequest, signal: ClientAbort) => Promise<OutgoingResponse> | undefined) | undefined;
   /** Timeouts and lingering (defaults: DEFAULT_TRANSPORT_LIMITS). */
   limits?: Partial<Omit<TransportLimits, 'maxBodyBytes'>> | undefined;
-  /** Request bodies held at once across connections (shared with gRPC); unbounded when absent. */
+  /** Request bodies held at once across connections (shared with gRPC and, per process, every HTTP thread's own); unbounded when absent. */
   budget?: BodyBudget | undefined;
 }
 
 /** Spare bytes before the body so that its binary part is aligned (0 when the header is absent or bad: decoding answers that). */
-function bodyPad(header: string | undefined): number {
+export function bodyPad(header: string | undefined): number {
   if (header === undefined) return 0;
   try {
     const n = parseInferenceHeaderLength(header);
@@ -65,48 +67,63 @@ function bodyPad(header: string | undefined): number {
   }
 }
 
-/** What still answers while the server drains: probes, metrics and the status page (which shows it draining). */
-const DURING_SHUTDOWN: ReadonlySet<RouteMatch['name']> = new Set(['health_live', 'health_ready', 'metrics', 'status', 'status_page']);
-
-/** Routes that need the admin token (when one is set): the repository API and traffic management. */
-const ADMIN_ROUTES: ReadonlySet<RouteName> = new Set<RouteName>(['repository_index', 'repository_load', 'repository_unload', 'route_status', 'route_control', 'route_feedback']);
+/** The transport settings of a front, without its handler: what every HTTP thread's transport shares. */
+export function transportSettings(options: Pick<ServerOptions, 'host' | 'port' | 'maxBodyBytes' | 'limits' | 'budget'>): Omit<TransportOptions, 'handler'> {
+  return {
+    ...DEFAULT_TRANSPORT_LIMITS,
+    ...options.limits,
+    host: options.host,
+    port: options.port,
+    maxBodyBytes: options.maxBodyBytes,
+    budget: options.budget ?? new BodyBudget(Infinity),
+    bodyPad: (headers: Record<string, string>) => bodyPad(headers['inference-header-content-length']),
+  };
+}
 
 export class HttpFront {
   readonly #options: ServerOptions;
-  readonly #control: ServerControl;
-  readonly #metrics: ServerMetrics;
+  readonly #router: HttpRouter;
+  readonly #metrics: HttpMetrics;
   readonly #log: ServerLogger;
-  readonly #ctx: v2.HandlerContext;
   #transport!: Transport;
   #inflight = 0;
   port = 0;
 
   constructor(options: ServerOptions) {
     this.#options = options;
-    this.#control = options.control;
+    this.#router = options.router;
     this.#metrics = options.metrics;
     this.#log = options.logger;
-    this.#ctx = { service: options.service, control: options.control, routing: options.routing, errorResponse: (err, match) => this.#errorResponse(err, match) };
   }
 
   get transportKind(): 'uws' | 'node' {
     return this.#transport.kind;
   }
 
+  /** The transport this front will use (uWS when it loads, per --http-engine), before listen(). */
+  static transportKind(httpEngine: ServerOptions['httpEngine']): 'uws' | 'node' {
+    if (httpEngine === 'node') return 'node';
+    try {
+      loadUws();
+      return 'uws';
+    } catch {
+      return 'node';
+    }
+  }
+
   async listen(): Promise<number> {
+    const intercept = this.#options.intercept;
     const transportOptions: TransportOptions = {
-      ...DEFAULT_TRANSPORT_LIMITS,
-      ...this.#options.limits,
-      host: this.#options.host,
-      port: this.#options.port,
-      maxBodyBytes: this.#options.maxBodyBytes,
-      budget: this.#options.budget ?? new BodyBudget(Infinity),
-      handler: (req: IncomingRequest, signal: ClientAbort) => this.#handle(req, signal),
-      bodyPad: (headers: Record<string, string>) => bodyPad(headers['inference-header-content-length']),
+      ...transportSettings(this.#options),
+      handler: intercept
+        ? (req, signal) => {
+            const elsewhere = intercept(req, signal);
+            return elsewhere === undefined ? this.handle(req, signal) : this.#track(elsewhere);
+          }
+        : (req, signal) => this.handle(req, signal),
     };
     this.#transport = this.#createTransport(transportOptions);
     this.port = await this.#transport.listen();
-    this.#log.info({ host: this.#options.host, port: this.port, transport: this.#transport.kind }, 'listening');
     if (this.#transport.kind === 'uws' && transportOptions.headerTimeoutMs !== UWS_HEADER_TIMEOUT_MS) {
       this.#log.warn(
         { httpHeaderTimeoutMs: transportOptions.headerTimeoutMs, uwsHeaderTimeoutMs: UWS_HEADER_TIMEOUT_MS },
@@ -146,23 +163,26 @@ export class HttpFront {
     return this.#transport.close(timeoutMs);
   }
 
-  // Not async: a request that completes synchronously (health, metadata) costs no promise, and an
-  // inference goes through one .then, not a chain of awaits.
-  #handle(req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
+  /**
+   * Answers one request: routing, errors, metrics, compression. Also how the main thread answers what
+   * an HTTP worker thread hands it. Not async: a request that completes synchronously (health,
+   * metadata) costs no promise, and an inference goes through one .then, not a chain of awaits.
+   */
+  handle(req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
     const started = performance.now();
     const match = matchRoute(req.path, req.method);
     this.#inflight++;
     let result: Promise<OutgoingResponse> | OutgoingResponse;
     try {
-      result = this.#dispatch(match, req, signal);
+      result = this.#router.route(match, req, signal);
     } catch (err) {
-      result = this.#errorResponse(err, match);
+      result = errorResponse(err, match, this.#log);
     }
     const final =
       result instanceof Promise
         ? result.then(
             (response) => this.#finish(req, match, response, started),
-            (err: unknown) => this.#finish(req, match, this.#errorResponse(err, match), started),
+            (err: unknown) => this.#finish(req, match, errorResponse(err, match, this.#log), started),
           )
         : this.#finish(req, match, result, started);
     // A request counts as in flight until its final response (compressed or not) goes to the transport.
@@ -173,12 +193,18 @@ export class HttpFront {
     return final;
   }
 
+  /** A request another thread answers still counts as in flight here (shutdown waits for it). */
+  #track(response: Promise<OutgoingResponse>): Promise<OutgoingResponse> {
+    this.#inflight++;
+    return response.finally(() => this.#done());
+  }
+
   #done(): void {
     this.#inflight--;
   }
 
   #finish(req: IncomingRequest, match: RouteMatch | null, response: OutgoingResponse, started: number): Promise<OutgoingResponse> | OutgoingResponse {
-    if (this.#control.draining) response.close = true; // no more requests on this connection
+    if (this.#router.draining) response.close = true; // no more requests on this connection
     this.#metrics.observeHttp(match?.route ?? 'unmatched', req.method, response.status, (performance.now() - started) / 1000);
     const encoding = response.body === undefined ? undefined : acceptedEncoding(req.headers['accept-encoding']);
     if (!encoding) return response;
@@ -189,82 +215,5 @@ export class HttpFront {
       headers: { ...response.headers, 'content-encoding': encoding, vary: 'accept-encoding' },
       body: compressed,
     }));
-  }
-
-  #dispatch(match: RouteMatch | null, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
-    if (!match) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
-    if (req.method !== match.method && !(req.method === 'HEAD' && match.method === 'GET') && !(match.method === 'GET, POST' && (req.method === 'GET' || req.method === 'POST'))) {
-      return { ...v2.json(405, { error: `${req.method} is not allowed on ${match.route}; use ${match.method}` }), headers: { 'content-type': 'application/json', allow: match.method } };
-    }
-    if (this.#control.draining && !DURING_SHUTDOWN.has(match.name)) {
-      throw new ProtocolError('UNAVAILABLE', 'the server is shutting down');
-    }
-    if (ADMIN_ROUTES.has(match.name)) this.#control.authorize(req.headers.authorization, match.name.startsWith('route_') ? 'the traffic-management API' : 'the repository API');
-    // Changing trace settings needs it too; reading them does not.
-    if (match.name === 'trace_setting' && req.method === 'POST') this.#control.authorize(req.headers.authorization, 'the trace settings API');
-    const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && req.body.length > 0) {
-      return decodeBody(req.body, encoding, this.#options.maxBodyBytes).then((body) => {
-        req.body = body;
-        return this.#route(match, req, signal);
-      });
-    }
-    return this.#route(match, req, signal);
-  }
-
-  #route(match: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> | OutgoingResponse {
-    const ctx = this.#ctx;
-    switch (match.name) {
-      case 'model_infer':
-        return v2.handleInfer(ctx, match, req, signal);
-      case 'health_live':
-        return v2.handleLive(ctx);
-      case 'health_ready':
-        return v2.handleReady(ctx);
-      case 'server_metadata':
-        return v2.handleServerMetadata(ctx);
-      case 'model_metadata':
-        return v2.handleModelMetadata(ctx, match);
-      case 'model_ready':
-        return v2.handleModelReady(ctx, match);
-      case 'model_config':
-        return v2.handleModelConfig(ctx, match);
-      case 'model_stats':
-        return v2.handleStats(ctx, match);
-      case 'repository_index':
-        return v2.handleIndex(ctx, req);
-      case 'repository_load':
-        return v2.handleLoad(ctx, match, req);
-      case 'repository_unload':
-        return v2.handleUnload(ctx, match, req);
-      case 'trace_setting':
-        return v2.handleTraceSetting(ctx, match, req);
-      case 'model_monitoring':
-        return v2.handleMonitoring(ctx, match);
-      case 'status_page':
-        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
-        return { status: 200, headers: STATUS_PAGE_HEADERS, body: STATUS_PAGE_HTML };
-      case 'status':
-        if (!this.#options.status) throw new ProtocolError('NOT_FOUND', `no route for ${req.method} ${req.path}`);
-        return { ...v2.json(200, this.#options.status.snapshot()), headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } };
-      case 'route_status':
-        return v2.handleRouteStatus(ctx, match);
-      case 'route_control':
-        return v2.handleRouteControl(ctx, match, req);
-      case 'route_feedback':
-        return v2.handleRouteFeedback(ctx, match, req);
-      case 'metrics':
-        return this.#metrics.scrape().then(({ contentType, body }) => ({ status: 200, headers: { 'content-type': contentType }, body }));
-    }
-  }
-
-  #errorResponse(err: unknown, match: RouteMatch | null): OutgoingResponse {
-    const status = httpStatusFor(err);
-    if (!isExpectedError(err)) this.#log.error({ route: match?.route, err: errorMessage(err) }, 'request failed');
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    const retryAfter = retryAfterFor(err);
-    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
-    if (status === 401) headers['www-authenticate'] = 'Bearer';
-    return { status, headers, body: errorBody(errorMessage(err)) };
   }
 }

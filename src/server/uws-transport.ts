@@ -272,7 +272,11 @@ export class UwsTransport implements Transport {
     this.#giveBack(pending);
     if (pending.aborted) return;
     const res = pending.res;
-    const body = toBuffer(response.body);
+    // A body in pieces (a binary reply: JSON header, then each tensor) is streamed as it is, not joined.
+    const body = response.body;
+    const chunks = body === undefined ? [] : typeof body === 'string' ? [Buffer.from(body)] : Buffer.isBuffer(body) ? [body] : body;
+    let total = 0;
+    for (const c of chunks) total += c.length;
     res.cork(() => {
       res.writeStatus(statusLine(response.status));
       if (response.headers) for (const k in response.headers) res.writeHeader(k, response.headers[k]!);
@@ -282,10 +286,10 @@ export class UwsTransport implements Transport {
       if (pending.head) {
         // endWithoutBody(n) leaves this uWS's response pending (it waits for n bytes), so the next
         // request on the connection would be refused with a reset: write the length ourselves.
-        res.writeHeader('content-length', String(body.length));
+        res.writeHeader('content-length', String(total));
         res.endWithoutBody();
       } else {
-        this.#write(pending, body);
+        this.#write(pending, chunks, total);
       }
     });
   }
@@ -305,19 +309,37 @@ export class UwsTransport implements Transport {
     });
   }
 
-  // tryEnd + onWritable: a large body under backpressure is tracked until its last byte is written,
-  // so shutdown does not cut it off.
-  #write(pending: Pending, body: Buffer): void {
+  // tryEnd + onWritable: the pieces go out one after the other with the total size (uWS writes one
+  // Content-Length and ends the response with the last byte); a body under backpressure is tracked
+  // until its last byte is written, so shutdown does not cut it off.
+  #write(pending: Pending, chunks: readonly Buffer[], total: number): void {
     const res = pending.res;
+    if (total === 0) {
+      res.tryEnd(EMPTY, 0);
+      return;
+    }
     const start = res.getWriteOffset();
-    const [ok, done] = res.tryEnd(body, body.length);
-    if (done || ok) return;
+    // Writes from byte `sent` of the body on; false when uWS pushes back (then onWritable resumes).
+    const writeFrom = (sent: number): boolean => {
+      let at = 0;
+      for (const chunk of chunks) {
+        const end = at + chunk.length;
+        if (sent < end && chunk.length > 0) {
+          const [ok, done] = res.tryEnd(sent > at ? chunk.subarray(sent - at) : chunk, total);
+          if (done) {
+            this.#writing.delete(pending);
+            return true;
+          }
+          if (!ok) return false;
+          sent = end;
+        }
+        at = end;
+      }
+      return true;
+    };
+    if (writeFrom(0)) return;
     this.#writing.add(pending);
-    res.onWritable((offset) => {
-      const [sent, finished] = res.tryEnd(body.subarray(offset - start), body.length);
-      if (finished) this.#writing.delete(pending);
-      return sent;
-    });
+    res.onWritable((offset) => writeFrom(offset - start));
   }
 }
 

@@ -41,7 +41,7 @@ function parseBody(body: Buffer): Record<string, unknown> {
   }
 }
 
-export function handleInfer(h: HandlerContext, m: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> {
+export function handleInfer(h: Pick<HandlerContext, 'service' | 'errorResponse'>, m: RouteMatch, req: IncomingRequest, signal: ClientAbort): Promise<OutgoingResponse> {
   const ctx = new RequestContext('http', HTTP_WIRE, m.model!, m.version, req.body, req.headers['inference-header-content-length']);
   ctx.signal = signal;
   ctx.headers = req.headers;

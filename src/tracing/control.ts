@@ -36,6 +36,7 @@ export class TraceControl {
   readonly #makeSink: () => Promise<SpanSink>;
   #sink: SpanSink | undefined;
   #sinkLoading: Promise<SpanSink> | undefined;
+  readonly #listeners: Array<() => void> = [];
 
   constructor(options: TraceControlOptions) {
     this.#startup = { ...options.config.trace };
@@ -52,6 +53,16 @@ export class TraceControl {
   /** The settings a model's requests follow (the server's when `model` is undefined), in wire form. */
   settings(model?: string): TraceSettingsWire {
     return toWire(this.#effective(model));
+  }
+
+  /** Whether requests to `model` may be traced now (its level is TIMESTAMPS and tracing is active). */
+  tracing(model: string): boolean {
+    return this.active && (this.#models.get(model)?.patch.level ?? this.#server.level) !== 'OFF';
+  }
+
+  /** Calls `listener` after every settings change (the HTTP threads follow which models are traced). */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
   }
 
   /** Applies a POST body; throws INVALID_ARGUMENT (a 400) for anything it refuses. */
@@ -90,6 +101,7 @@ export class TraceControl {
       else this.#models.set(model, entry);
     }
     await this.#refresh();
+    for (const listener of this.#listeners) listener();
     return this.settings(model);
   }
 

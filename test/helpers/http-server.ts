@@ -62,9 +62,11 @@ export async function serve(
   engine: HttpEngine,
   options: Partial<Omit<ServeOptions, 'httpEngine'>> & { modelRepository: string },
 ): Promise<TestServer> {
-  // Tests of queueing, batching and draining hold requests in slow models' queues on purpose: they run
-  // without the server's default admission deadline (test/http-admission.test.ts pins that default).
-  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', defaultRequestTimeout: 0, ...options, httpEngine: engine });
+  // uWS servers run with two HTTP threads unless a test says otherwise (whatever the machine's cores):
+  // every HTTP test then also checks that the threads behave as one server. Tests of queueing, batching
+  // and draining hold requests in slow models' queues on purpose: they run without the server's default
+  // admission deadline (test/http-admission.test.ts pins that default).
+  const parsed = serveOptionsSchema.parse({ httpPort: 0, grpcPort: 0, logLevel: 'silent', defaultRequestTimeout: 0, httpThreads: engine === 'uws' ? 2 : 1, ...options, httpEngine: engine });
   const running = await startServer(parsed);
   expect(running.server.transportKind).toBe(engine);
   let stopped: Promise<boolean> | undefined;

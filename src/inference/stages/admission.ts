@@ -12,16 +12,19 @@ export class AdmissionStage implements Stage {
   readonly name = 'admission';
   readonly #options: AdmissionOptions;
   readonly #loads = new WeakMap<Servable, ModelLoad>();
+  readonly #shared: ((target: NonNullable<RequestContext['target']>) => SharedArrayBuffer | undefined) | undefined;
 
-  constructor(options: AdmissionOptions) {
+  /** `shared`: the memory of a copy's load kept by another thread (an HTTP worker thread's view of the main thread's). */
+  constructor(options: AdmissionOptions, shared?: (target: NonNullable<RequestContext['target']>) => SharedArrayBuffer | undefined) {
     this.#options = options;
+    this.#shared = shared;
   }
 
   /** The load of a served copy (created on its first request). */
   load(target: NonNullable<RequestContext['target']>): ModelLoad {
     let load = this.#loads.get(target.model);
     if (load === undefined) {
-      load = new ModelLoad(target.config);
+      load = new ModelLoad(target.config, this.#shared?.(target));
       this.#loads.set(target.model, load);
     }
     return load;
