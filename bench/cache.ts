@@ -4,7 +4,7 @@
 // (bench/baseline/uws-echo.mjs, no model) with the same body. Servers run with one HTTP thread and stay
 // up across rounds (the cache is warm after the first). Env: BENCH_SECONDS (8), BENCH_ROUNDS (5),
 // BENCH_CONNECTIONS (64), BENCH_INTRA_THREADS (1). Prints tables and writes bench/results/cache.json.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
 import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
-import { interleave, spreadText } from './lib/rounds.js';
+import { interleave } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, loadRows } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -66,7 +67,7 @@ function serve(repo: string, port: number, cache: string[]): ChildProcess {
 
 async function main(): Promise<void> {
   checkWrk();
-  if (spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-cache-'));
@@ -112,18 +113,8 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
     console.log(
-      table(
-        results.map((r) => ({
-          system: r.system,
-          c: r.cell.connections,
-          'req/s': spreadText(r.metrics.rps, k),
-          p50_us: spreadText(r.metrics.p50_us),
-          p99_us: spreadText(r.metrics.p99_us),
-          errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
-        })),
-      ),
+      table(loadRows(results, (c) => ({ c: c.connections }))),
     );
     const median = (s: System, c: number, m: 'rps' | 'p99_us') => results.find((r) => r.system === s && r.cell.connections === c)!.metrics[m].median;
     const ratios = CONNECTIONS.map((c) => ({

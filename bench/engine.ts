@@ -22,6 +22,7 @@ import { ortNodeJob, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
 import { closedLoop, type ClosedLoopMeasure } from './lib/closed-loop.js';
+import { kilo } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -108,7 +109,6 @@ const results = await interleave(
 );
 for (const m of [...batched.values(), ...nobatch.values()]) await m.unload();
 
-const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
 const one = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1));
 const two = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2));
 console.log(
@@ -117,7 +117,7 @@ console.log(
       model: r.cell.model,
       c: r.cell.concurrency,
       system: r.system,
-      'req/s': spreadText(r.metrics.rps, k),
+      'req/s': spreadText(r.metrics.rps, kilo),
       p50_us: spreadText(r.metrics.p50_us, one),
       p99_us: spreadText(r.metrics.p99_us, one),
       batch: r.system === 'ort-raw' ? `${r.metrics.mean_batch.median} (fixed)` : two(r.metrics.mean_batch.median),

@@ -16,8 +16,9 @@ import protobuf from 'protobufjs';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { BENCH_DIR, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
-import { interleave, spreadText } from './lib/rounds.js';
+import { interleave } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, loadRows } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -99,8 +100,7 @@ function streamClient(port: number, requestFile: string, concurrency: number): M
 async function main(): Promise<void> {
   checkWrk();
   if (spawnSync('h2load', ['--version']).error) throw new Error('h2load is not installed (Debian: apt-get install nghttp2-client)');
-  const build = spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('TypeScript build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-grpc-'));
@@ -148,19 +148,8 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
     console.log(
-      table(
-        results.map((r) => ({
-          system: r.system,
-          model: r.cell.model,
-          c: r.cell.concurrency,
-          'req/s': spreadText(r.metrics.rps, k),
-          p50_us: spreadText(r.metrics.p50_us),
-          p99_us: spreadText(r.metrics.p99_us),
-          errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
-        })),
-      ),
+      table(loadRows(results, (c) => ({ model: c.model, c: c.concurrency }))),
     );
     const median = (s: string, m: string, c: number) => results.find((r) => r.system === s && r.cell.model === m && r.cell.concurrency === c)?.metrics.rps.median ?? NaN;
     const ratios = cells.map(({ model, concurrency: c }) => ({

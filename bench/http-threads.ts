@@ -6,15 +6,16 @@
 // load generator shares the cores and the picture says little beyond "no regression at 1 thread".
 // Env: BENCH_SECONDS (5), BENCH_ROUNDS (5), BENCH_CONNECTIONS (64,256), BENCH_MODELS (tiny,mlp),
 // BENCH_THREADS, BENCH_INTRA_THREADS (1). Writes bench/results/http-threads.json and .svg.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { BENCH_DIR, inferBody, RESULTS_DIR, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
-import { interleave, spreadText } from './lib/rounds.js';
+import { interleave } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, loadRows } from './lib/report.js';
 
 const CORES = availableParallelism();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -67,7 +68,7 @@ function svg(points: Array<{ model: string; connections: number; threads: number
 
 async function main(): Promise<void> {
   checkWrk();
-  if (spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-threads-'));
@@ -103,8 +104,7 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
-    console.log(table(results.map((r) => ({ system: r.system, model: r.cell.model, c: r.cell.connections, 'req/s': spreadText(r.metrics.rps, k), p50_us: spreadText(r.metrics.p50_us), p99_us: spreadText(r.metrics.p99_us), errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0) }))));
+    console.log(table(loadRows(results, (c) => ({ model: c.model, c: c.connections }))));
     const rps = (s: string, m: string, c: number) => results.find((r) => r.system === s && r.cell.model === m && r.cell.connections === c)!.metrics.rps.median;
     const points = cells.flatMap(({ model, connections }) => THREADS.map((threads) => ({ model, connections, threads, rps: rps(`tensorgate-${threads}t`, model, connections), cluster: rps('fastify-ort-cluster', model, connections) })));
     const scaling = cells.map(({ model, connections }) => ({

@@ -29,8 +29,9 @@ import { join, resolve } from 'node:path';
 import { makeExampleModels } from '../src/tools/make-example-models.js';
 import { BENCH_DIR, inferBody, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
-import { interleave, spreadText } from './lib/rounds.js';
+import { interleave } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, loadRows } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -120,8 +121,7 @@ function engineInProcess(examples: string, model: string, concurrency: number): 
 
 async function main(): Promise<void> {
   checkWrk();
-  const build = spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('TypeScript build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-http-'));
@@ -157,19 +157,8 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
     console.log(
-      table(
-        results.map((r) => ({
-          system: r.system,
-          model: r.cell.model,
-          c: r.cell.connections,
-          'req/s': spreadText(r.metrics.rps, k),
-          p50_us: spreadText(r.metrics.p50_us),
-          p99_us: spreadText(r.metrics.p99_us),
-          errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
-        })),
-      ),
+      table(loadRows(results, (c) => ({ model: c.model, c: c.connections }))),
     );
     const median = (s: string, m: string, c: number) => results.find((r) => r.system === s && r.cell.model === m && r.cell.connections === c)?.metrics.rps.median ?? NaN;
     const ratios = cells.map(({ model, connections: c }) => ({
@@ -232,20 +221,9 @@ async function measureRoutes(ports: Map<string, number>, work: string) {
       route_split_over_direct: median(sys, 'route-split', c) / median(sys, 'tiny', c),
     })),
   );
-  const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
   console.log('\nroutes (targets: route-one >= 0.95, route-split >= 0.90 of direct req/s)');
   console.log(
-    table(
-      results.map((r) => ({
-        system: r.system,
-        model: r.cell.model,
-        c: r.cell.connections,
-        'req/s': spreadText(r.metrics.rps, k),
-        p50_us: spreadText(r.metrics.p50_us),
-        p99_us: spreadText(r.metrics.p99_us),
-        errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),
-      })),
-    ),
+    table(loadRows(results, (c) => ({ model: c.model, c: c.connections }))),
   );
   console.log(table(ratios.map((r) => ({ ...r, route_one_over_direct: r.route_one_over_direct.toFixed(3), route_split_over_direct: r.route_split_over_direct.toFixed(3) }))));
   return { results: results.map((r) => ({ system: r.system, ...r.cell, ...r.metrics })), ratios };

@@ -20,6 +20,7 @@ import { inferBody, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, kilo } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -52,8 +53,7 @@ function serveArgs(root: string, repo: string, port: number, extra: string[]): s
 
 async function main(): Promise<void> {
   checkWrk();
-  const build = spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('TypeScript build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-observability-'));
@@ -100,12 +100,11 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
     const off = (c: number) => results.find((r) => r.system === 'off' && r.cell.connections === c)?.metrics.rps.median ?? NaN;
     const rows = results.map((r) => ({
       system: r.system,
       c: r.cell.connections,
-      'req/s': spreadText(r.metrics.rps, k),
+      'req/s': spreadText(r.metrics.rps, kilo),
       p99_us: spreadText(r.metrics.p99_us),
       'vs off': (r.metrics.rps.median / off(r.cell.connections)).toFixed(3),
       errors: r.metrics.errors.runs.reduce((a, b) => a + b, 0),

@@ -25,6 +25,7 @@ import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
 import { freePort, startServer } from './lib/server-process.js';
 import { checkWrk, parseWrk } from './wrk.js';
+import { buildDist, kilo } from './lib/report.js';
 
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 10);
 const ROUNDS = Number(process.env.OVERLOAD_ROUNDS ?? 3);
@@ -159,8 +160,7 @@ async function refusalCostUs(): Promise<{ perRefusalUs: number; refusals: number
 
 async function main(): Promise<void> {
   checkWrk();
-  const build = spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (build.status !== 0) throw new Error('TypeScript build failed');
+  buildDist(ROOT);
   const work = mkdtempSync(join(tmpdir(), 'tg-overload-'));
   const root = join(work, 'models');
   putModel(root, 'mlp', 1, mlpModel());
@@ -207,14 +207,13 @@ async function main(): Promise<void> {
       (text) => process.stderr.write(`${text}\n`),
     );
     const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
     process.stdout.write(
       `${table(
         results.map((r) => ({
           connections: r.cell.connections,
           deadline: r.cell.deadlineMs ? `${r.cell.deadlineMs} ms (request)` : 'default',
-          'answers/s': spreadText(r.metrics.answers_per_s, k),
-          'goodput/s': spreadText(r.metrics.goodput_per_s, k),
+          'answers/s': spreadText(r.metrics.answers_per_s, kilo),
+          'goodput/s': spreadText(r.metrics.goodput_per_s, kilo),
           refused: spreadText(r.metrics.refused_share, (v) => `${(v * 100).toFixed(0)}%`),
           'p50 all ms': spreadText(r.metrics.p50_all_ms, f1),
           'p99 all ms': spreadText(r.metrics.p99_all_ms, f1),

@@ -3,7 +3,7 @@
 // reports both req/s and p50 and their ratio (target: within 5 % at 64 connections), and the client
 // CPU tensorgate perf spends per request. Env: BENCH_SECONDS (6), BENCH_ROUNDS (5), BENCH_CONNECTIONS
 // (1,64), BENCH_MODELS (tiny,mlp). Writes bench/results/perf-client.json.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { inferBody, ROOT, table, writeResults } from './common.js';
 import { machineRecorder } from './lib/machine.js';
 import { interleave, spreadText } from './lib/rounds.js';
 import { checkWrk, runWrk, stop, waitReady } from './wrk.js';
+import { buildDist, kilo } from './lib/report.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -23,7 +24,7 @@ const PORT = 18_640;
 
 async function main(): Promise<void> {
   checkWrk();
-  if (spawnSync('npx', ['tsc', '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' }).status !== 0) throw new Error('build failed');
+  buildDist(ROOT);
   const examples = join(ROOT, 'examples', 'models');
   await makeExampleModels(examples);
   const work = mkdtempSync(join(tmpdir(), 'tensorgate-bench-perf-'));
@@ -67,8 +68,7 @@ async function main(): Promise<void> {
       },
       (text) => console.error(text),
     );
-    const k = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : String(Math.round(v)));
-    console.log(table(results.map((r) => ({ client: r.system, model: r.cell.model, c: r.cell.connections, 'req/s': spreadText(r.metrics.rps, k), p50_us: spreadText(r.metrics.p50_us), p99_us: spreadText(r.metrics.p99_us), 'client cpu us/req': Number.isNaN(r.metrics.client_cpu_us.median) ? '-' : r.metrics.client_cpu_us.median.toFixed(1) }))));
+    console.log(table(results.map((r) => ({ client: r.system, model: r.cell.model, c: r.cell.connections, 'req/s': spreadText(r.metrics.rps, kilo), p50_us: spreadText(r.metrics.p50_us), p99_us: spreadText(r.metrics.p99_us), 'client cpu us/req': Number.isNaN(r.metrics.client_cpu_us.median) ? '-' : r.metrics.client_cpu_us.median.toFixed(1) }))));
     const median = (s: string, m: string, c: number, metric: 'rps' | 'p50_us') => results.find((r) => r.system === s && r.cell.model === m && r.cell.connections === c)!.metrics[metric].median;
     const ratios = cells.map(({ model, connections: c }) => ({
       model,
