@@ -1,6 +1,7 @@
 // The requests `tensorgate perf` sends: the model's inputs (from its metadata, with --shape for dims
 // that are not fixed and -b rows when it batches) filled with random data, zeros, or the entries of
 // an --input-data file, each set encoded once up front in the wire format of the protocol in use.
+import { seededRandom } from '../onnx/sample-data.js';
 import { DATATYPE_TABLE, type AnyTypedArray, type DataType } from '../engine/datatype.js';
 import { protoRoot } from '../grpc/messages.js';
 import { toHalfBits } from '../protocol/half.js';
@@ -31,18 +32,6 @@ export interface Payload {
   /** HTTP: the body and the extra headers it needs; gRPC: the encoded ModelInferRequest. */
   body: Buffer;
   headers: Record<string, string>;
-}
-
-/** Deterministic uniform [0, 1) (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const carrier = (datatype: DataType) => DATATYPE_TABLE.find((r) => r.name === datatype)!.carrier;
@@ -126,7 +115,7 @@ export function inputSets(info: ModelInfo, options: PerfOptions): Tensor[][] {
     );
   }
   const shapes = info.inputs.map((spec) => resolveShape(spec, info, options));
-  const next = data === 'random' ? random(options.seed) : undefined;
+  const next = data === 'random' ? seededRandom(options.seed) : undefined;
   return [info.inputs.map((spec, i) => ({ name: spec.name, datatype: spec.datatype, shape: shapes[i]!, data: fill(spec.datatype, shapes[i]!.reduce((a, b) => a * b, 1), next) }))];
 }
 

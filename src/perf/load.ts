@@ -3,7 +3,7 @@
 // or Poisson, on whichever connection is free, whether earlier ones were answered or not). The load
 // runs for the whole step; window() collects what completed in a stretch of it.
 import type { Payload } from './inputs.js';
-import { random } from './inputs.js';
+import { seededRandom } from '../onnx/sample-data.js';
 import type { Outcome, Sender, Target } from './target.js';
 
 export interface WindowResult {
@@ -183,7 +183,7 @@ export class OpenLoop extends Load {
     super(target, payloads, true);
     this.#rate = rate;
     this.#poisson = distribution === 'poisson';
-    this.#uniform = random(seed);
+    this.#uniform = seededRandom(seed);
     this.#maxConnections = maxConnections;
   }
 

@@ -88,6 +88,20 @@ function warmupTensor(at: Where, inputName: string, spec: WarmupConfig['inputs']
   return { datatype, shape, data } as InputTensor;
 }
 
+/**
+ * A freshly loaded servable, warmed up with its config's samples; when warmup fails it is unloaded (a
+ * copy that failed never serves) and the failure thrown.
+ */
+export async function warmedUp<S extends Servable>(servable: S, samples: WarmupConfig[], versionDir: string): Promise<S> {
+  try {
+    await runWarmup(servable, samples, versionDir);
+  } catch (err) {
+    await servable.unload();
+    throw err;
+  }
+  return servable;
+}
+
 /** Runs the config's warmup samples; `where` names the config in messages. */
 export async function runWarmup(model: Servable, samples: WarmupConfig[], versionDir: string, where = 'config'): Promise<void> {
   const maxBatch = model.metadata.maxBatchSize;

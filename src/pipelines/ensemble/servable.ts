@@ -9,7 +9,7 @@ import type { InferInputs, InferOutputs, ModelStats } from '../../engine/index.j
 import { InputSpec } from '../../engine/input-check.js';
 import type { BackendLoad, ComposingStats, ModelAccess, Servable, ServableInferOptions, ServableMetadata } from '../../repository/backend.js';
 import { RepositoryError } from '../../repository/errors.js';
-import { runWarmup } from '../../repository/warmup.js';
+import { warmedUp } from '../../repository/warmup.js';
 import { enterChain } from '../calls.js';
 import { StatsRecorder } from '../stats.js';
 import { checkFit, planEnsemble, type EnsemblePlan, type PlanStep } from './plan.js';
@@ -91,13 +91,7 @@ export class EnsembleServable implements Servable {
       const name = change.version.name;
       if (servable.#stepNames.has(name) || servable.#routeTargets().has(name)) servable.#recheck();
     });
-    try {
-      await runWarmup(servable, load.config.model_warmup, load.dir);
-    } catch (err) {
-      await servable.unload();
-      throw err;
-    }
-    return servable;
+    return warmedUp(servable, load.config.model_warmup, load.dir);
   }
 
   /** The models route steps answer like (their primary targets): a change to one changes the step. */

@@ -8,7 +8,7 @@ import type { InferInputs, InferOutputs, ModelStats } from '../../engine/index.j
 import { InputSpec } from '../../engine/input-check.js';
 import type { BackendLoad, Servable, ServableInferOptions, ServableMetadata, WorkerStats } from '../../repository/backend.js';
 import { RepositoryError } from '../../repository/errors.js';
-import { runWarmup } from '../../repository/warmup.js';
+import { warmedUp } from '../../repository/warmup.js';
 import { enterChain } from '../calls.js';
 import { ModelDirectory } from '../model-directory.js';
 import { StatsRecorder } from '../stats.js';
@@ -81,13 +81,7 @@ export class JsServable implements Servable {
       throw new RepositoryError('LOAD_FAILED', (err as Error).message);
     }
     servable.#dispatcher.attach(servable.#pool);
-    try {
-      await runWarmup(servable, load.config.model_warmup, load.dir);
-    } catch (err) {
-      await servable.unload();
-      throw err;
-    }
-    return servable;
+    return warmedUp(servable, load.config.model_warmup, load.dir);
   }
 
   get accepting(): boolean {
