@@ -13,7 +13,7 @@ import { startServer } from '../src/cli/serve.js';
 import { availableCores, quotaFromCfs, quotaFromCpuMax } from '../src/cli/cores.js';
 import { availableParallelism } from 'node:os';
 import { metric } from './helpers/cache-http-kit.js';
-import { get, makeRepository, post, RawClient, request, serve, slowRequest, SLOW_SIZE, until, type HttpResult, type TestServer } from './helpers/http-server.js';
+import { ENGINES, get, makeRepository, post, RawClient, request, serve, slowRequest, SLOW_SIZE, until, type HttpResult, type TestServer } from './helpers/http-server.js';
 import { putModel, tempRepo } from './helpers/fixtures.js';
 import { OtlpReceiver } from './helpers/otlp-receiver.js';
 
@@ -40,7 +40,8 @@ function perThread(text: string): Map<string, number> {
   return out;
 }
 
-describe('--http-threads', () => {
+// The threads are uWS's (node:http cannot share a port): skipped on a Node whose ABI uWS ships no binary for.
+describe.skipIf(!ENGINES.includes('uws'))('--http-threads', () => {
   it('serves a plain model on every thread, and /metrics counts every thread once', async () => {
     server = await serve('uws', { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }), httpThreads: 3 });
     expect(server.running.httpThreads).toBe(3);
@@ -217,7 +218,7 @@ describe('--http-threads options', () => {
     }
   });
 
-  it('one thread is the single-threaded server: no worker, no per-thread metric', async () => {
+  it.skipIf(!ENGINES.includes('uws'))('one thread is the single-threaded server: no worker, no per-thread metric', async () => {
     server = await serve('uws', { modelRepository: makeRepository({ tiny: { bytes: tinyModel() } }), httpThreads: 1 });
     expect(server.running.threads).toBeUndefined();
     expect((await post(server.port, '/v2/models/tiny/infer', X)).status).toBe(200);

@@ -12,7 +12,7 @@ import { seededRandom as random } from '../src/onnx/sample-data.js';
 import { parsePerfArgs, type PerfOptions } from '../src/perf/options.js';
 import { PERF_COMMAND, runPerf } from '../src/perf/perf-command.js';
 import { parseRange } from '../src/perf/ranges.js';
-import { makeRepository, serve, type TestServer } from './helpers/http-server.js';
+import { DEFAULT_ENGINE, makeRepository, serve, type TestServer } from './helpers/http-server.js';
 import { freePort } from './helpers/fixtures.js';
 
 const opts = (argv: string[]): PerfOptions => {
@@ -88,7 +88,7 @@ describe('against a server', () => {
   let grpcPort: number;
   beforeAll(async () => {
     grpcPort = await freePort();
-    server = await serve('uws', {
+    server = await serve(DEFAULT_ENGINE, {
       modelRepository: makeRepository({ tiny: { bytes: tinyModel() }, encoder: { bytes: transformerEncoderModel() } }),
       grpcPort,
     });
