@@ -2,6 +2,7 @@
 // asked for what, its deadline and priority, the client's cancellation, the W3C trace context, the
 // target it resolved to, where its time went, and what each stage produced. One object per request,
 // with every field present from the start (a fixed shape keeps the stages' property access fast).
+import { performance } from 'node:perf_hooks';
 import type { AbortSignalLike, InferOptions, InferOutputs, InferTimings } from '../engine/index.js';
 import type { DecodedInferRequest } from '../protocol/infer-request.js';
 import type { EncodedReply, ReplyKey } from '../cache/index.js';

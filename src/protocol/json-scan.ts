@@ -23,6 +23,11 @@ const STRUCTURE_ALLOWANCE = 4096;
 export function checkJsonBounds(body: Uint8Array, start: number, end: number, limits: DecodeLimits): void {
   const maxDepth = limits.maxJsonDepth;
   const maxCommas = limits.maxElements + STRUCTURE_ALLOWANCE;
+  // Fast path, for nearly every request: a body shorter than the comma bound cannot separate too many
+  // values, and one with no more `[`/`{` bytes than the depth bound cannot nest deeper (brackets in
+  // strings only over-count). Counting them is a few memchr calls instead of a walk over every byte
+  // (3.7 µs of a 1.7 kB request otherwise: half of what JSON.parse then costs).
+  if (end - start <= maxCommas && openers(body, start, end, maxDepth) <= maxDepth) return;
   let depth = 0;
   let commas = 0;
   for (let i = start; i < end; i++) {
@@ -39,6 +44,19 @@ export function checkJsonBounds(body: Uint8Array, start: number, end: number, li
       i = stringEnd(body, i, end);
     }
   }
+}
+
+/** How many `[` and `{` bytes body[start, end) holds, counting no further than `cap` + 1. */
+function openers(body: Uint8Array, start: number, end: number, cap: number): number {
+  // Buffer's indexOf is memchr; a plain Uint8Array's is a byte loop.
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  let n = 0;
+  for (const opener of [OPEN_ARRAY, OPEN_OBJECT]) {
+    for (let at = bytes.indexOf(opener, start); at >= 0 && at < end; at = bytes.indexOf(opener, at + 1)) {
+      if (++n > cap) return n;
+    }
+  }
+  return n;
 }
 
 /** The index of the quote that closes the string opened at `open` (or `end` when it never closes). */

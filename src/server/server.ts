@@ -2,6 +2,7 @@
 // (v2-router.ts on the main thread; an HTTP worker thread's own, src/server/threads), errors as
 // {"error": ...} with the status of src/protocol/errors.ts, response compression, HTTP metrics, and
 // its part of a graceful shutdown (stop accepting, finish in-flight requests, close).
+import { performance } from 'node:perf_hooks';
 import { alignmentPad, parseInferenceHeaderLength } from '../protocol/infer-request.js';
 import type { ClientAbort } from './client-abort.js';
 import { acceptedEncoding, COMPRESS_MIN_BYTES, encodeBody } from './compression.js';

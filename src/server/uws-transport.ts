@@ -2,6 +2,7 @@
 // glibc 2.36; see uws-load.ts for where it does not). The habits that matter: copy headers before any await (a uWS request lives only in
 // the handler), attach onAborted before the first await, pre-size the body buffer from
 // Content-Length, and cork the response writes into one syscall.
+import { performance } from 'node:perf_hooks';
 import { ClientAbort } from './client-abort.js';
 import {
   bodyBudgetSpent,
