@@ -124,7 +124,16 @@ export class HttpTarget implements Target {
   }
 
   async #json(path: string): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.#base}${path}`, { headers: this.#headers });
+    const url = `${this.#base}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers: this.#headers });
+    } catch (err) {
+      // The pooled keep-alive connection was closed by the server while idle (uWS closes idle ones
+      // after 10 s): the first request on it fails. A GET is safe to send again, on a new connection.
+      if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
+      res = await fetch(url, { headers: this.#headers });
+    }
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${text.slice(0, 300)}`);
     return JSON.parse(text) as Record<string, unknown>;
