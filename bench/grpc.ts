@@ -9,7 +9,7 @@
 // Models tiny and mlp, concurrency 1 and 64. Env: BENCH_SECONDS (5), BENCH_ROUNDS (5), BENCH_MODELS,
 // BENCH_CONCURRENCY, BENCH_SYSTEMS, BENCH_INTRA_THREADS (1). Writes bench/results/grpc.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
@@ -78,8 +78,11 @@ function grpcFrame(message: Buffer): Buffer {
 
 function h2load(port: number, model: string, concurrency: number, frameFile: string, logFile: string): Measure {
   const args = ['-t', '1', '-c', '1', '-m', String(concurrency), '-D', String(SECONDS), '--warm-up-time', '1', '-d', frameFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers', '--log-file', logFile, `http://127.0.0.1:${port}/inference.GRPCInferenceService/ModelInfer`];
+  // h2load appends to its log: a previous run's lines would be read as this one's.
+  rmSync(logFile, { force: true });
   const r = spawnSync('h2load', args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`h2load failed: ${r.stderr || r.stdout}`);
+  if (process.env.BENCH_DEBUG) console.error(r.stdout);
   // The log: one line per request, "start_us\tstatus\telapsed_us" (requests of the warm-up included;
   // status 0: still in flight when the duration ended, not an error).
   const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => l.split('\t').map(Number)).filter((l) => l[1] !== 0);
