@@ -189,7 +189,14 @@ describe('dynamic_batching.preserve_ordering', () => {
   }
 
   it('without it, two instances finish a short request before the long one sent first', async () => {
-    expect(await settleOrder('unordered')).toEqual(['short', 'long']);
+    // The second runner must get a core while the first computes: on a starved machine it may not, so
+    // up to three tries (with preserve_ordering the short one can never settle first: see below).
+    const orders: string[][] = [];
+    for (let i = 0; i < 3; i++) {
+      orders.push(await settleOrder('unordered'));
+      if (orders.at(-1)![0] === 'short') break;
+    }
+    expect(orders.at(-1)).toEqual(['short', 'long']);
   });
 
   it('with it, the short request is answered after the long one, in submission order', async () => {
