@@ -43,7 +43,9 @@ describe('gRPC deadlines and cancellation', () => {
     expect(after.inferenceCount - before.inferenceCount).toBe(1);
     expect(after.failures.timeout + after.failures.cancelled - before.failures.timeout - before.failures.cancelled).toBe(1);
     const metrics = (await get(server.httpPort, '/metrics')).text();
-    expect(metrics).toMatch(/^tensorgate_grpc_requests_total\{method="ModelInfer",kind="unary",code="DEADLINE_EXCEEDED"\} 1$/m);
+    // The server's deadline and the client's (which cancels the stream when it passes) race: on a
+    // starved machine the client's RST_STREAM can arrive first, and the server counts CANCELLED.
+    expect(metrics).toMatch(/^tensorgate_grpc_requests_total\{method="ModelInfer",kind="unary",code="(DEADLINE_EXCEEDED|CANCELLED)"\} 1$/m);
     // A deadline that leaves time enough is no obstacle.
     expect(f32(outputsOf(await server.client.infer(slowGrpcRequest('slow', 5), { deadlineMs: 5000 })).y!.raw)[0]).toBe(5);
   });
