@@ -53,7 +53,9 @@ async function fuzzEngine(engine: string, root: string): Promise<EngineResult> {
   const t0 = performance.now();
   try {
     const options = { httpPort, grpcPort, concurrency: CONCURRENCY };
-    const warmup = await fuzzLive({ ...options, httpRequests: Math.ceil(HTTP / 5), grpcRequests: Math.ceil(GRPC / 5), seed: SEED + 1000 });
+    // As much warm-up as the run: with uWS the server serves on every core's HTTP thread, and each
+    // thread's heap and JIT code grow to their working size only once it has seen the traffic.
+    const warmup = await fuzzLive({ ...options, httpRequests: HTTP, grpcRequests: GRPC, seed: SEED + 1000 });
     await new Promise((r) => setTimeout(r, 2000));
     const baseline = await sampleProcess(httpPort, t0);
     const run = await fuzzLive({ ...options, httpRequests: HTTP, grpcRequests: GRPC, seed: SEED });
