@@ -50,11 +50,15 @@ export function checkJsonBounds(body: Uint8Array, start: number, end: number, li
 function openers(body: Uint8Array, start: number, end: number, cap: number): number {
   // Buffer's indexOf is memchr; a plain Uint8Array's is a byte loop.
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const arrays = occurrences(bytes, OPEN_ARRAY, start, end, cap);
+  return arrays > cap ? arrays : arrays + occurrences(bytes, OPEN_OBJECT, start, end, cap - arrays);
+}
+
+/** How many `byte`s bytes[start, end) holds, counting no further than `cap` + 1. */
+function occurrences(bytes: Buffer, byte: number, start: number, end: number, cap: number): number {
   let n = 0;
-  for (const opener of [OPEN_ARRAY, OPEN_OBJECT]) {
-    for (let at = bytes.indexOf(opener, start); at >= 0 && at < end; at = bytes.indexOf(opener, at + 1)) {
-      if (++n > cap) return n;
-    }
+  for (let at = bytes.indexOf(byte, start); at >= 0 && at < end; at = bytes.indexOf(byte, at + 1)) {
+    if (++n > cap) return n;
   }
   return n;
 }
